@@ -1,0 +1,43 @@
+# The two commands a newcomer needs (see README.md):
+#   make demo   run the receptionist on the embedded defaults
+#   make test   run the whole test suite against real PostgreSQL and Redis
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test services bench venv
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	@$(PYTHON) -m venv $(VENV) || { \
+		echo "Could not create a virtualenv. On Debian: apt-get install -y python3-venv"; rm -rf $(VENV); exit 1; }
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "Admin: http://$(HOST):$(PORT)/admin/  (log in with the staff login above)"
+	@echo "Health: http://$(HOST):$(PORT)/health/detailed"
+	@echo "Serving until Ctrl-C."
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) receptionist_site.asgi:application
+
+services:
+	@bash .ci/test-services.sh
+
+test: $(VENV)/.dev
+	@set -e; env_lines=$$(bash .ci/test-services.sh); \
+	export $$env_lines ENVIRONMENT=test; \
+	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,67 @@
+"""Liveness and readiness for load balancers and operators."""
+
+import asyncio
+import uuid
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+
+async def health(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"ok": True, "engine": connection.vendor}
+
+
+async def _check_channel_layer() -> dict:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("health.")
+    payload = {"type": "health.ping", "nonce": uuid.uuid4().hex}
+    await layer.send(channel, payload)
+    received = await asyncio.wait_for(layer.receive(channel), timeout=2)
+    return {"ok": received == payload, "backend": type(layer).__name__}
+
+
+async def _check_redis() -> dict:
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    try:
+        return {"ok": bool(await client.ping())}
+    finally:
+        await client.aclose()
+
+
+async def health_detailed(request):
+    checks = {
+        "database": sync_to_async(_check_database),
+        "channel_layer": _check_channel_layer,
+    }
+    if settings.REDIS_URL:
+        checks["redis"] = _check_redis
+    results = {}
+    for name, check in checks.items():
+        try:
+            results[name] = await check()
+        except Exception as exc:  # a failing dependency is the answer, not an error
+            results[name] = {"ok": False, "error": type(exc).__name__}
+    healthy = all(r["ok"] for r in results.values())
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "environment": settings.ENVIRONMENT,
+        "checks": results,
+        "providers": {
+            "stt": settings.STT_PROVIDER,
+            "tts": settings.TTS_PROVIDER,
+            "conversation": settings.CONVERSATION_ENGINE,
+        },
+    }
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class TenantsConfig(AppConfig):
+    name = "tenants"
+    verbose_name = "Practices"
+
+    def ready(self):
+        from tenants.logging import install_phi_record_factory
+
+        install_phi_record_factory()

@@ -1,0 +1,39 @@
+"""On PostgreSQL, make the audit trail append-only in the database too.
+
+The ORM already refuses updates and deletes; the trigger also stops raw SQL and
+other clients. SQLite (the single-machine default) relies on the ORM alone.
+"""
+
+from django.db import migrations
+
+CREATE = """
+CREATE OR REPLACE FUNCTION tenants_auditevent_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit trail is append-only';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER tenants_auditevent_append_only
+    BEFORE UPDATE OR DELETE ON tenants_auditevent
+    FOR EACH ROW EXECUTE FUNCTION tenants_auditevent_append_only();
+"""
+
+DROP = """
+DROP TRIGGER IF EXISTS tenants_auditevent_append_only ON tenants_auditevent;
+DROP FUNCTION IF EXISTS tenants_auditevent_append_only();
+"""
+
+
+def forwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(CREATE)
+
+
+def backwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("tenants", "0001_initial")]
+
+    operations = [migrations.RunPython(forwards, backwards)]

@@ -1,0 +1,213 @@
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone such as America/New_York.")
+
+
+def validate_e164(value: str) -> None:
+    from tenants.crypto import InvalidPhoneNumber, normalize_phone
+
+    try:
+        normalised = normalize_phone(value)
+    except InvalidPhoneNumber as exc:
+        raise ValidationError(str(exc)) from None
+    if normalised != value:
+        raise ValidationError(f"Write the number in E.164 form: {normalised}.")
+
+
+class Tenant(models.Model):
+    """A dental practice. Every other row belongs to exactly one."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True)
+    timezone = models.CharField(max_length=64, default="America/New_York", validators=[validate_timezone])
+    address = models.CharField(max_length=300, blank=True)
+    parking_note = models.CharField(max_length=300, blank=True)
+    insurance_accepted = models.JSONField(default=list, blank=True)
+    insurance_not_accepted = models.JSONField(default=list, blank=True)
+    transfer_number = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    new_patient_note = models.TextField(blank=True)
+    greeting = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="What the receptionist says first. Empty: a greeting with the practice name.",
+    )
+    slot_step_minutes = models.PositiveSmallIntegerField(default=30)
+    retention_call_audio_days = models.PositiveIntegerField(default=30)
+    retention_transcript_days = models.PositiveIntegerField(default=365)
+    retention_inactive_patient_days = models.PositiveIntegerField(default=2555)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(slot_step_minutes__gte=5) & Q(slot_step_minutes__lte=240),
+                name="tenant_slot_step_between_5_and_240",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_tenant(self, tenant: "Tenant | int"):
+        return self.filter(tenant=tenant)
+
+    def for_tenants(self, tenants):
+        return self.filter(tenant__in=tenants)
+
+
+class TenantOwned(models.Model):
+    """Base for every row a practice owns; `objects.for_tenant(t)` scopes it."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class PhoneNumber(TenantOwned):
+    """A number callers dial; routes the call to its practice."""
+
+    number = models.CharField(max_length=20, unique=True, validators=[validate_e164])
+    label = models.CharField(max_length=100, blank=True)
+
+    def __str__(self):
+        return self.number
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class BusinessHours(TenantOwned):
+    """One opening interval; a day may have several (a lunch break is the gap between two)."""
+
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name_plural = "business hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="hours_close_after_open"),
+            models.UniqueConstraint(fields=["tenant", "weekday", "opens"], name="hours_unique_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+    def clean(self):
+        if self.opens and self.closes and self.closes <= self.opens:
+            raise ValidationError("Closing time must be after opening time.")
+
+
+class Closure(TenantOwned):
+    """A whole day the practice is closed, with the reason callers are told."""
+
+    date = models.DateField()
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "date"], name="closure_unique_date")]
+
+    def __str__(self):
+        return f"{self.date}: {self.reason}"
+
+
+class StaffMembership(TenantOwned):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        FRONT_DESK = "front_desk", "Front desk"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.FRONT_DESK)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user")]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()})"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("The audit trail is append-only.")
+
+    def delete(self):
+        raise PermissionError("The audit trail is append-only.")
+
+    _raw_delete = delete
+
+
+class AuditEvent(models.Model):
+    """Who read or changed what. Append-only: rows are never updated or deleted."""
+
+    class ActorType(models.TextChoices):
+        USER = "user", "Staff user"
+        API_KEY = "api_key", "API key"
+        SYSTEM = "system", "System"
+        AGENT = "agent", "Phone agent"
+
+    actor_type = models.CharField(max_length=20, choices=ActorType.choices)
+    # No database constraint: the trail outlives the users and practices it names,
+    # and deleting them must not rewrite it.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    action = models.CharField(max_length=50)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["tenant", "object_type", "object_id"])]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label or self.actor_type} {self.action} {self.object_type} {self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("The audit trail is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit trail is append-only.")

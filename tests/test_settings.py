@@ -1,0 +1,71 @@
+"""Secrets: production refuses to start without them, development makes its own."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = {
+    "SECRET_KEY": "k" * 20 + "abcdefghijklmnopqrstuvwxyz0123456789",
+    "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "PHONE_INDEX_KEY": "p" * 16 + "0123456789abcdefghij",
+}
+
+
+def run_django(env_overrides: dict, code: str = "import django; django.setup(); print('started')", args=None):
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "PHONE_INDEX_KEY"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "receptionist_site.settings", **env_overrides})
+    command = [sys.executable, *(args or ["-c", code])]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("missing", sorted(GOOD))
+def test_production_refuses_to_start_without_each_secret(missing):
+    env = {"ENVIRONMENT": "production", "ALLOWED_HOSTS": "example.com", **GOOD}
+    del env[missing]
+    result = run_django(env)
+    assert result.returncode != 0
+    assert f"{missing} is not set" in result.stderr
+    assert "started" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "name,weak",
+    [("SECRET_KEY", "django-insecure-" + "x" * 50), ("FIELD_ENCRYPTION_KEYS", "not-a-fernet-key"), ("PHONE_INDEX_KEY", "short")],
+)
+def test_production_refuses_weak_secrets(name, weak):
+    result = run_django({"ENVIRONMENT": "production", "ALLOWED_HOSTS": "example.com", **GOOD, name: weak})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_development_generates_secrets_once_and_reuses_them(tmp_path):
+    secrets_file = tmp_path / "secrets.json"
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SECRET_KEY, settings.FIELD_ENCRYPTION_KEYS[0], settings.PHONE_INDEX_KEY)"
+    )
+    env = {"ENVIRONMENT": "development", "LOCAL_SECRETS_FILE": str(secrets_file)}
+    first = run_django(env, code)
+    assert first.returncode == 0, first.stderr
+    stored = json.loads(secrets_file.read_text())
+    assert set(stored) == set(GOOD)
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    second = run_django(env, code)
+    assert second.stdout == first.stdout
+    assert first.stdout.split() == [stored["SECRET_KEY"], stored["FIELD_ENCRYPTION_KEYS"], stored["PHONE_INDEX_KEY"]]
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_django(
+        {"ENVIRONMENT": "production", "ALLOWED_HOSTS": "receptionist.example.com", **GOOD},
+        args=["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
