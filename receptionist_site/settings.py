@@ -15,7 +15,8 @@ from receptionist_site.secrets import load_secrets
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 ENVIRONMENT = env.str("ENVIRONMENT", default="development")
 if ENVIRONMENT not in {"development", "test", "production"}:

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
 from receptionist_site import health
@@ -12,3 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("django_prometheus.urls")),
 ]
+
+if settings.DEBUG:
+    # daphne serves no static files itself; on one machine the admin still needs its CSS.
+    urlpatterns += staticfiles_urlpatterns()

@@ -16,7 +16,7 @@ PHI_ATTRIBUTES = {
     "caller": mask_phone,
     "from_number": mask_phone,
     "email": mask_email,
-    "name": mask_name,
+    "caller_name": mask_name,
     "patient_name": mask_name,
     "first_name": mask_name,
     "last_name": mask_name,
