@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test services bench venv
+.PHONY: demo test services bench bench-availability venv
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -41,3 +41,9 @@ test: $(VENV)/.dev
 	@set -e; env_lines=$$(bash .ci/test-services.sh); \
 	export $$env_lines ENVIRONMENT=test; \
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print their figures; see benchmarks/README.md.
+bench: bench-availability
+
+bench-availability: $(VENV)/.runtime
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.availability

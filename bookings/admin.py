@@ -1,19 +1,65 @@
+from django import forms
 from django.contrib import admin
+from django.utils import timezone
 
-from bookings.models import Appointment, AppointmentType, Patient, Provider
-from tenants.admin import AuditedAdminMixin, TenantScopedAdmin
+from bookings.models import (
+    Appointment,
+    AppointmentType,
+    BusyBlock,
+    Patient,
+    Provider,
+    ProviderHours,
+    ProviderTimeOff,
+)
+from bookings.services import (
+    BookingError,
+    SlotUnavailable,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+)
+from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, TenantScopedMixin
+from tenants.services import Actor
+
+
+class ProviderHoursInline(TenantScopedMixin, admin.TabularInline):
+    model = ProviderHours
+    extra = 0
+    exclude = ["tenant"]
+
+
+class ProviderTimeOffInline(TenantScopedMixin, admin.TabularInline):
+    model = ProviderTimeOff
+    extra = 0
+    exclude = ["tenant"]
 
 
 @admin.register(Provider)
 class ProviderAdmin(TenantScopedAdmin):
     list_display = ["name", "key", "role", "is_active", "tenant"]
     list_filter = ["tenant", "role", "is_active"]
+    inlines = [ProviderHoursInline, ProviderTimeOffInline]
+
+    def save_formset(self, request, form, formset, change):
+        # Inline rows belong to the provider's practice.
+        for row in formset.save(commit=False):
+            row.tenant_id = form.instance.tenant_id
+            row.save()
+        for row in formset.deleted_objects:
+            row.delete()
 
 
 @admin.register(AppointmentType)
 class AppointmentTypeAdmin(TenantScopedAdmin):
-    list_display = ["name", "key", "minutes", "role", "is_active", "tenant"]
+    list_display = ["name", "key", "minutes", "role", "is_emergency", "is_active", "tenant"]
     list_filter = ["tenant", "role", "is_active"]
+
+
+@admin.register(BusyBlock)
+class BusyBlockAdmin(TenantScopedAdmin):
+    list_display = ["start", "end", "provider", "source", "tenant"]
+    list_filter = ["tenant", "provider", "source"]
+    date_hierarchy = "start"
 
 
 @admin.register(Patient)
@@ -24,9 +70,95 @@ class PatientAdmin(AuditedAdminMixin, TenantScopedAdmin):
     fields = ["tenant", "first_name", "last_name", "date_of_birth", "phone", "email", "notes"]
 
 
+def _describe(slots, tz) -> str:
+    return ", ".join(f"{timezone.localtime(s.start, tz):%a %b %-d %-I:%M %p}" for s in slots)
+
+
+class AppointmentAdminForm(forms.ModelForm):
+    """Books, moves and cancels through the scheduling services, never around them."""
+
+    request = None  # set per request by AppointmentAdmin.get_form
+
+    class Meta:
+        model = Appointment
+        fields = ["tenant", "patient", "appointment_type", "provider", "start", "status", "notes"]
+        help_texts = {"provider": "Leave empty to take the first free provider who does this type."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.saved_by_service = False
+        if "provider" in self.fields and self.instance.pk is None:
+            self.fields["provider"].required = False
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        actor = Actor.from_request(self.request)
+        try:
+            if self.instance.pk is None:
+                self.instance = appointment_book(
+                    tenant=data["tenant"],
+                    patient=data["patient"],
+                    appointment_type=data["appointment_type"],
+                    start=data["start"],
+                    provider=data.get("provider"),
+                    actor=actor,
+                    source=Appointment.Source.ADMIN,
+                    notes=data.get("notes", ""),
+                )
+                self.saved_by_service = True
+            else:
+                self._change(data, actor)
+        except SlotUnavailable as error:
+            message = str(error)
+            if error.alternatives:
+                tenant = self.instance.tenant if self.instance.pk else data["tenant"]
+                message += " Open instead: " + _describe(error.alternatives, tenant.tzinfo) + "."
+            raise forms.ValidationError(message) from None
+        except BookingError as error:
+            raise forms.ValidationError(str(error)) from None
+        if self.saved_by_service:
+            # The form copies cleaned data onto the instance next; make it the saved state
+            # (e.g. the provider the service chose when none was given).
+            for name in self.fields:
+                data[name] = getattr(self.instance, name)
+        return data
+
+    def _change(self, data, actor):
+        original = Appointment.objects.get(pk=self.instance.pk)
+        status = data.get("status", original.status)
+        if status == Appointment.Status.CANCELLED and original.status != status:
+            self.instance = appointment_cancel(appointment=original, actor=actor)
+            self.saved_by_service = True
+        elif original.status == Appointment.Status.CANCELLED and status != original.status:
+            raise BookingError("A cancelled appointment cannot be restored; book a new one instead.")
+        elif data["start"] != original.start or data["provider"] != original.provider:
+            self.instance = appointment_reschedule(
+                appointment=original, new_start=data["start"], provider=data["provider"], actor=actor
+            )
+            self.saved_by_service = True
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedAdminMixin, TenantScopedAdmin):
+    form = AppointmentAdminForm
     list_display = ["start", "end", "appointment_type", "provider", "patient", "status", "source", "tenant"]
     list_filter = ["tenant", "provider", "status", "appointment_type", "start"]
     list_select_related = ["appointment_type", "provider", "patient"]
     date_hierarchy = "start"
+    ordering = ["start"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ["end", "source"]
+        return ["tenant", "patient", "appointment_type", "end", "source"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"request": request})
+
+    def save_model(self, request, obj, form, change):
+        if form.saved_by_service:
+            return  # booked, moved or cancelled (and audited) by the service in form.clean()
+        super().save_model(request, obj, form, change)

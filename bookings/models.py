@@ -6,11 +6,12 @@ from tenants.crypto import (
     EncryptedDateField,
     EncryptedEmailField,
     EncryptedTextField,
+    identity_blind_index,
     normalize_phone,
     phone_blind_index,
 )
 from tenants.masking import mask_name
-from tenants.models import TenantOwned
+from tenants.models import TenantOwned, Weekday
 
 
 class Role(models.TextChoices):
@@ -34,12 +35,67 @@ class Provider(TenantOwned):
         return self.name
 
 
+class ProviderHours(TenantOwned):
+    """A provider's own working interval. A provider with none works the practice's hours."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["provider", "weekday", "opens"]
+        verbose_name_plural = "provider hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="provider_hours_close_after_open"),
+        ]
+
+    def __str__(self):
+        return f"{self.provider}: {self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class ProviderTimeOff(TenantOwned):
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name_plural = "provider time off"
+        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="time_off_end_after_start")]
+
+    def __str__(self):
+        return f"{self.provider} off {self.start:%Y-%m-%d %H:%M}"
+
+
+class BusyBlock(TenantOwned):
+    """Time taken in an external calendar; with no provider it blocks the whole practice."""
+
+    provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.CASCADE, related_name="busy_blocks")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    source = models.CharField(max_length=100, blank=True, help_text="Which calendar it came from.")
+    external_uid = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["tenant", "start"])]
+        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="busy_block_end_after_start")]
+
+    def __str__(self):
+        return f"busy {self.start:%Y-%m-%d %H:%M} ({self.source or 'manual'})"
+
+
 class AppointmentType(TenantOwned):
     key = models.SlugField(max_length=50)
     name = models.CharField(max_length=200)
     minutes = models.PositiveSmallIntegerField()
     role = models.CharField(max_length=20, choices=Role.choices, help_text="Who can perform it.")
     synonyms = models.JSONField(default=list, blank=True, help_text="Other words callers use for it.")
+    buffer_before_minutes = models.PositiveSmallIntegerField(default=0, help_text="Set-up time kept free before.")
+    buffer_after_minutes = models.PositiveSmallIntegerField(default=0, help_text="Clean-up time kept free after.")
+    is_emergency = models.BooleanField(default=False, help_text="Bookable same day, without minimum notice.")
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -65,6 +121,9 @@ class Patient(TenantOwned):
     date_of_birth = EncryptedDateField(null=True, blank=True)
     phone = EncryptedCharField(max_length=20, blank=True)
     phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    # Keyed HMAC of last name and date of birth: verifying a caller by name and birthday
+    # is an indexed lookup, not a decryption of every patient.
+    identity_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     email = EncryptedEmailField(max_length=254, blank=True)
     notes = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -90,8 +149,10 @@ class Patient(TenantOwned):
             self.phone_index = phone_blind_index(self.phone)
         else:
             self.phone_index = ""
-        if kwargs.get("update_fields") is not None and "phone" in kwargs["update_fields"]:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "phone_index"}
+        self.identity_index = identity_blind_index(self.last_name, self.date_of_birth)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "phone_index", "identity_index"}
         super().save(*args, **kwargs)
 
 
@@ -101,6 +162,9 @@ class Appointment(TenantOwned):
         CANCELLED = "cancelled", "Cancelled"
         COMPLETED = "completed", "Completed"
         NO_SHOW = "no_show", "No-show"
+
+    # Statuses that hold the provider's time; the no-overlap constraint covers exactly these.
+    ACTIVE_STATUSES = (Status.BOOKED, Status.COMPLETED)
 
     class Source(models.TextChoices):
         PHONE = "phone", "Phone"

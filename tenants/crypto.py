@@ -75,10 +75,21 @@ def normalize_phone(raw: str, *, region: str = "US") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _blind_index(value: str) -> str:
+    return hmac.new(settings.PHONE_INDEX_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
 def phone_blind_index(phone: str) -> str:
     """Keyed HMAC of the normalised number: equal numbers match, the number stays secret."""
-    normalised = normalize_phone(phone)
-    return hmac.new(settings.PHONE_INDEX_KEY.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+    return _blind_index(normalize_phone(phone))
+
+
+def identity_blind_index(last_name: str, date_of_birth: datetime.date | None) -> str:
+    """Keyed HMAC of last name (case and spacing folded) and date of birth; "" when either is missing."""
+    folded = " ".join(str(last_name or "").casefold().split())
+    if not folded or date_of_birth is None:
+        return ""
+    return _blind_index(f"identity:{folded}:{date_of_birth.isoformat()}")
 
 
 class EncryptedFieldMixin:

@@ -40,6 +40,10 @@ class Tenant(models.Model):
         help_text="What the receptionist says first. Empty: a greeting with the practice name.",
     )
     slot_step_minutes = models.PositiveSmallIntegerField(default=30)
+    min_notice_minutes = models.PositiveIntegerField(
+        default=60, help_text="How soon before it starts a slot can still be booked (emergencies are exempt)."
+    )
+    booking_horizon_days = models.PositiveIntegerField(default=90, help_text="How far ahead callers can book.")
     retention_call_audio_days = models.PositiveIntegerField(default=30)
     retention_transcript_days = models.PositiveIntegerField(default=365)
     retention_inactive_patient_days = models.PositiveIntegerField(default=2555)

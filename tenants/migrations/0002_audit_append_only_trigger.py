@@ -6,6 +6,8 @@ other clients. SQLite (the single-machine default) relies on the ORM alone.
 
 from django.db import migrations
 
+from tenants.migration_ops import postgresql_only_sql
+
 CREATE = """
 CREATE OR REPLACE FUNCTION tenants_auditevent_append_only() RETURNS trigger AS $$
 BEGIN
@@ -23,17 +25,7 @@ DROP FUNCTION IF EXISTS tenants_auditevent_append_only();
 """
 
 
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
 class Migration(migrations.Migration):
     dependencies = [("tenants", "0001_initial")]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [postgresql_only_sql(CREATE, DROP)]

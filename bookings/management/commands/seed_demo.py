@@ -90,6 +90,7 @@ class Command(BaseCommand):
                     "minutes": t["minutes"],
                     "role": t["role"],
                     "synonyms": t["synonyms"],
+                    "is_emergency": t["key"] == "emergency",
                     "is_active": True,
                 },
             )[0]

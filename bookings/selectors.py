@@ -1,0 +1,157 @@
+"""Reads for scheduling. Each loads what it needs in a fixed number of queries."""
+
+import datetime as dt
+
+from django.db.models import F, FloatField, Func, Q, Value
+
+from bookings.availability import Calendar, ProviderInfo, TypeInfo
+from bookings.models import Appointment, AppointmentType, BusyBlock, Patient, Provider, ProviderHours, ProviderTimeOff
+from tenants.crypto import identity_blind_index, phone_blind_index
+from tenants.models import BusinessHours, Closure, Tenant
+
+
+class EpochSeconds(Func):
+    """A timestamp column as seconds since 1970 UTC, computed by the database.
+
+    A search loads thousands of appointment edges; turning each into a Python
+    datetime costs more than the whole availability computation.
+    """
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores UTC datetimes in SQLite as text; 2440587.5 is the Julian day of 1970-01-01.
+        # Rounded, because julianday's float error would make back-to-back times overlap.
+        template = "ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0, 3)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def get_db_converters(self, connection):
+        return []  # both databases already return a float
+
+
+def _busy_rows(queryset, before=Value(0), after=Value(0)):
+    """(provider id, start, end) in epoch seconds, widened by the buffers (in minutes)."""
+    return (
+        queryset.annotate(_s=EpochSeconds(F("start")) - before * 60, _e=EpochSeconds(F("end")) + after * 60)
+        .order_by()
+        .values_list("provider_id", "_s", "_e")
+    )
+
+
+def type_info(kind: AppointmentType) -> TypeInfo:
+    return TypeInfo(
+        id=kind.id,
+        key=kind.key,
+        name=kind.name,
+        minutes=kind.minutes,
+        role=kind.role,
+        buffer_before=kind.buffer_before_minutes,
+        buffer_after=kind.buffer_after_minutes,
+        is_emergency=kind.is_emergency,
+    )
+
+
+def _weekly(rows) -> dict:
+    hours: dict[int, list] = {}
+    for weekday, opens, closes in rows:
+        hours.setdefault(weekday, []).append((opens, closes))
+    return {weekday: tuple(sorted(intervals)) for weekday, intervals in hours.items()}
+
+
+def availability_calendar(
+    *,
+    tenant: Tenant,
+    start_date: dt.date,
+    end_date: dt.date,
+    role: str | None = None,
+    ignore_appointment_id: int | None = None,
+) -> Calendar:
+    """Everything an availability search from start_date to end_date needs: seven queries, however long the range."""
+    tz = tenant.tzinfo
+    # A day's edge in any zone, plus room for buffers.
+    window_start = dt.datetime.combine(start_date, dt.time.min, tzinfo=tz) - dt.timedelta(days=1)
+    window_end = dt.datetime.combine(end_date, dt.time.max, tzinfo=tz) + dt.timedelta(days=1)
+
+    providers_qs = Provider.objects.for_tenant(tenant).filter(is_active=True).order_by("id")
+    if role:
+        providers_qs = providers_qs.filter(role=role)
+    provider_rows = list(providers_qs.values_list("id", "key", "name", "role"))
+    provider_ids = [row[0] for row in provider_rows]
+
+    own_hours: dict[int, list] = {}
+    for provider_id, weekday, opens, closes in ProviderHours.objects.filter(provider_id__in=provider_ids).values_list(
+        "provider_id", "weekday", "opens", "closes"
+    ):
+        own_hours.setdefault(provider_id, []).append((weekday, opens, closes))
+
+    busy: dict[int, list] = {pid: [] for pid in provider_ids}
+    appointments = Appointment.objects.filter(
+        provider_id__in=provider_ids,
+        status__in=Appointment.ACTIVE_STATUSES,
+        start__lt=window_end,
+        end__gt=window_start,
+    ).exclude(pk=ignore_appointment_id)
+    for provider_id, start, end in _busy_rows(
+        appointments, F("appointment_type__buffer_before_minutes"), F("appointment_type__buffer_after_minutes")
+    ):
+        busy[provider_id].append((start, end))
+    time_off = ProviderTimeOff.objects.filter(provider_id__in=provider_ids, start__lt=window_end, end__gt=window_start)
+    for provider_id, start, end in _busy_rows(time_off):
+        busy[provider_id].append((start, end))
+    practice_busy = []
+    blocks = BusyBlock.objects.for_tenant(tenant).filter(
+        Q(provider_id__in=provider_ids) | Q(provider__isnull=True), start__lt=window_end, end__gt=window_start
+    )
+    for provider_id, start, end in _busy_rows(blocks):
+        (busy[provider_id] if provider_id else practice_busy).append((start, end))
+
+    return Calendar(
+        tz=tz,
+        hours=_weekly(BusinessHours.objects.for_tenant(tenant).values_list("weekday", "opens", "closes")),
+        closures=dict(
+            Closure.objects.for_tenant(tenant)
+            .filter(date__gte=start_date, date__lte=end_date)
+            .values_list("date", "reason")
+        ),
+        providers=[
+            ProviderInfo(
+                id=pid, key=key, name=name, role=prole, hours=_weekly(own_hours[pid]) if pid in own_hours else None
+            )
+            for pid, key, name, prole in provider_rows
+        ],
+        slot_step=tenant.slot_step_minutes,
+        min_notice=tenant.min_notice_minutes,
+        horizon_days=tenant.booking_horizon_days,
+        busy=busy,
+        practice_busy=practice_busy,
+    )
+
+
+def patient_find_by_phone(*, tenant: Tenant, phone: str) -> list[Patient]:
+    """Patients whose phone is this number (a family may share one), by the blind index."""
+    return list(Patient.objects.for_tenant(tenant).filter(phone_index=phone_blind_index(phone)))
+
+
+def patient_find_by_name_and_dob(
+    *, tenant: Tenant, first_name: str, last_name: str, date_of_birth: dt.date
+) -> Patient | None:
+    """The patient with this name and birthday; the first name is compared after decryption."""
+    index = identity_blind_index(last_name, date_of_birth)
+    if not index:
+        return None
+    wanted = first_name.casefold().strip()
+    for patient in Patient.objects.for_tenant(tenant).filter(identity_index=index):
+        if patient.first_name.casefold().strip() == wanted:
+            return patient
+    return None
+
+
+def patient_appointments_upcoming(*, patient: Patient, now: dt.datetime) -> list[Appointment]:
+    return list(
+        Appointment.objects.filter(patient=patient, status=Appointment.Status.BOOKED, start__gte=now)
+        .select_related("provider", "appointment_type")
+        .order_by("start")
+    )

@@ -1,0 +1,327 @@
+"""Booking, rescheduling and cancelling: validate, then save in a transaction.
+
+Every error carries what the caller needs to hear next, and every change is
+recorded in the audit trail with who made it.
+"""
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookings import availability
+from bookings.models import Appointment, AppointmentType, Patient, Provider
+from bookings.selectors import availability_calendar, patient_find_by_name_and_dob, type_info
+from tenants.models import Tenant
+from tenants.services import Actor, audit_record
+
+ALTERNATIVE_SEARCH_DAYS = 14
+
+
+class BookingError(Exception):
+    """Base of every scheduling refusal; `str()` is a sentence fit to tell a caller."""
+
+
+class SlotUnavailable(BookingError):
+    def __init__(self, message: str, *, alternatives: list[availability.Slot]):
+        super().__init__(message)
+        self.alternatives = alternatives
+
+
+class PracticeClosed(SlotUnavailable):
+    def __init__(self, message: str, *, reason: str, alternatives: list[availability.Slot]):
+        super().__init__(message, alternatives=alternatives)
+        self.reason = reason
+
+
+class OutsideHours(SlotUnavailable):
+    pass
+
+
+class TooSoon(SlotUnavailable):
+    pass
+
+
+class BeyondHorizon(SlotUnavailable):
+    pass
+
+
+class InThePast(BookingError):
+    pass
+
+
+class ProviderCannotPerform(BookingError):
+    pass
+
+
+class PatientDoubleBooked(BookingError):
+    def __init__(self, message: str, *, conflict: Appointment):
+        super().__init__(message)
+        self.conflict = conflict
+
+
+class AppointmentNotChangeable(BookingError):
+    pass
+
+
+class PatientInvalid(BookingError):
+    pass
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or timezone.now()
+
+
+def _spoken(instant: dt.datetime, tz) -> str:
+    local = instant.astimezone(tz)
+    return f"{local:%A, %B} {local.day} at {local:%-I:%M %p}".replace(":00 ", " ")
+
+
+def _search_calendar(tenant, kind, requested, ignore_appointment_id=None) -> availability.Calendar:
+    """The requested day and the days after it that alternatives may come from."""
+    day = requested.astimezone(tenant.tzinfo).date()
+    return availability_calendar(
+        tenant=tenant,
+        start_date=day,
+        end_date=day + dt.timedelta(days=ALTERNATIVE_SEARCH_DAYS),
+        role=kind.role,
+        ignore_appointment_id=ignore_appointment_id,
+    )
+
+
+def _alternatives(calendar, kind, requested, now, provider_id) -> list[availability.Slot]:
+    return availability.nearest_alternatives(
+        calendar, type_info(kind), requested=requested, now=now, provider_id=provider_id,
+        search_days=ALTERNATIVE_SEARCH_DAYS,
+    )
+
+
+def _raced(tenant, kind, start, now, provider, ignore_appointment_id=None) -> SlotUnavailable:
+    """Another booking won the race between our check and our write."""
+    calendar = _search_calendar(tenant, kind, start, ignore_appointment_id)
+    alternatives = _alternatives(calendar, kind, start, now, provider.id if provider else None)
+    return SlotUnavailable(f"{_spoken(start, tenant.tzinfo)} was just taken.", alternatives=alternatives)
+
+
+def _choose_slot(
+    *,
+    tenant: Tenant,
+    kind: AppointmentType,
+    start: dt.datetime,
+    provider: Provider | None,
+    now: dt.datetime,
+    ignore_appointment_id: int | None = None,
+) -> availability.Slot:
+    """The open slot at `start` (with `provider`, or the first free one), or the named reason there is none."""
+    if start.tzinfo is None:
+        raise BookingError("The appointment time must include its time zone.")
+    if provider is not None:
+        if provider.tenant_id != tenant.id or not provider.is_active:
+            raise ProviderCannotPerform(f"{provider.name} does not take appointments here.")
+        if provider.role != kind.role:
+            raise ProviderCannotPerform(f"{provider.name} does not do {kind.name.lower()} appointments.")
+    if start <= now:
+        raise InThePast("That time has already passed.")
+
+    provider_id = provider.id if provider else None
+    calendar = _search_calendar(tenant, kind, start, ignore_appointment_id)
+    info = type_info(kind)
+    day = start.astimezone(tenant.tzinfo).date()
+    slots = availability.open_slots(calendar, info, start_date=day, end_date=day, now=now, provider_id=provider_id)
+    for slot in slots:
+        if slot.start == start:
+            return slot
+
+    alternatives = _alternatives(calendar, kind, start, now, provider_id)
+    when = _spoken(start, tenant.tzinfo)
+    closed = availability.closure_reason(calendar, day)
+    if closed is not None:
+        reason = calendar.closures.get(day) or closed
+        message = (
+            f"We're closed on {day:%A, %B} {day.day} for {reason}." if day in calendar.closures
+            else f"Sorry, {closed}."
+        )
+        raise PracticeClosed(message, reason=reason, alternatives=alternatives)
+    if start < availability.earliest_start(calendar, info, now):
+        raise TooSoon(
+            f"{when} is too soon to book; we need {tenant.min_notice_minutes} minutes' notice.",
+            alternatives=alternatives,
+        )
+    if day > now.astimezone(tenant.tzinfo).date() + dt.timedelta(days=tenant.booking_horizon_days):
+        raise BeyondHorizon(
+            f"We only book up to {tenant.booking_horizon_days} days ahead.", alternatives=alternatives
+        )
+    if not _within_hours(calendar, info, start, provider_id):
+        raise OutsideHours(f"{when} is outside our opening hours.", alternatives=alternatives)
+    who = f" with {provider.name}" if provider else ""
+    raise SlotUnavailable(f"{when}{who} is already taken.", alternatives=alternatives)
+
+
+def _within_hours(calendar, info, start, provider_id) -> bool:
+    """Whether the appointment fits inside an opening interval, ignoring what is booked."""
+    day = start.astimezone(calendar.tz).date()
+    end = start + dt.timedelta(minutes=info.minutes)
+    for provider in availability.eligible_providers(calendar, info, provider_id):
+        for opens, closes in availability.provider_intervals(calendar, provider, day):
+            open_at = availability.local_instant(day, opens, calendar.tz)
+            close_at = availability.local_instant(day, closes, calendar.tz)
+            if open_at and close_at and open_at <= start and end <= close_at:
+                return True
+    return False
+
+
+def _check_patient_free(patient: Patient, start, end, ignore_appointment_id=None) -> None:
+    conflict = (
+        Appointment.objects.filter(
+            patient=patient, status__in=Appointment.ACTIVE_STATUSES, start__lt=end, end__gt=start
+        )
+        .exclude(pk=ignore_appointment_id)
+        .select_related("appointment_type")
+        .first()
+    )
+    if conflict:
+        raise PatientDoubleBooked(
+            f"You already have a {conflict.appointment_type.name.lower()} at that time.", conflict=conflict
+        )
+
+
+def _is_overlap_violation(error: IntegrityError) -> bool:
+    return "appointment_no_overlap" in str(error)
+
+
+def _tenant_owned(tenant: Tenant, *objects) -> None:
+    for obj in objects:
+        if obj is not None and obj.tenant_id != tenant.id:
+            raise BookingError(f"That {obj._meta.verbose_name} belongs to another practice.")
+
+
+def appointment_book(
+    *,
+    tenant: Tenant,
+    patient: Patient,
+    appointment_type: AppointmentType,
+    start: dt.datetime,
+    actor: Actor,
+    provider: Provider | None = None,
+    source: str = Appointment.Source.ADMIN,
+    notes: str = "",
+    now: dt.datetime | None = None,
+) -> Appointment:
+    now = _now(now)
+    _tenant_owned(tenant, patient, appointment_type, provider)
+    try:
+        with transaction.atomic():
+            slot = _choose_slot(tenant=tenant, kind=appointment_type, start=start, provider=provider, now=now)
+            _check_patient_free(patient, slot.start, slot.end)
+            appointment = Appointment.objects.create(
+                tenant=tenant,
+                patient=patient,
+                provider_id=slot.provider_id,
+                appointment_type=appointment_type,
+                start=slot.start,
+                end=slot.end,
+                source=source,
+                notes=notes,
+            )
+            audit_record(
+                actor=actor, action="create", object_type="bookings.Appointment", object_id=appointment.pk,
+                tenant=tenant, detail={"via": "appointment_book", "source": source},
+            )
+    except IntegrityError as error:
+        if not _is_overlap_violation(error):
+            raise
+        raise _raced(tenant, appointment_type, start, now, provider) from None
+    return appointment
+
+
+def appointment_reschedule(
+    *,
+    appointment: Appointment,
+    new_start: dt.datetime,
+    actor: Actor,
+    provider: Provider | None = None,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Move an appointment; the old time is freed and the new one taken together, or nothing changes."""
+    now = _now(now)
+    tenant = appointment.tenant
+    _tenant_owned(tenant, provider)
+    try:
+        with transaction.atomic():
+            current = Appointment.objects.select_for_update().select_related("appointment_type").get(pk=appointment.pk)
+            if current.status != Appointment.Status.BOOKED:
+                raise AppointmentNotChangeable(f"That appointment is {current.get_status_display().lower()}.")
+            if current.start <= now:
+                raise AppointmentNotChangeable("That appointment has already started.")
+            kind = current.appointment_type
+            slot = _choose_slot(
+                tenant=tenant, kind=kind, start=new_start, provider=provider, now=now,
+                ignore_appointment_id=current.pk,
+            )
+            _check_patient_free(current.patient, slot.start, slot.end, ignore_appointment_id=current.pk)
+            old = {"start": current.start.isoformat(), "provider_id": current.provider_id}
+            current.start, current.end, current.provider_id = slot.start, slot.end, slot.provider_id
+            current.save(update_fields=["start", "end", "provider", "updated_at"])
+            audit_record(
+                actor=actor, action="reschedule", object_type="bookings.Appointment", object_id=current.pk,
+                tenant=tenant, detail={"from": old, "to": {"start": slot.start.isoformat(), "provider_id": slot.provider_id}},
+            )
+    except IntegrityError as error:
+        if not _is_overlap_violation(error):
+            raise
+        raise _raced(tenant, appointment.appointment_type, new_start, now, provider, appointment.pk) from None
+    return current
+
+
+def appointment_cancel(
+    *, appointment: Appointment, actor: Actor, reason: str = "", now: dt.datetime | None = None
+) -> Appointment:
+    now = _now(now)
+    with transaction.atomic():
+        current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if current.status != Appointment.Status.BOOKED:
+            raise AppointmentNotChangeable(f"That appointment is already {current.get_status_display().lower()}.")
+        if current.start <= now:
+            raise AppointmentNotChangeable("That appointment has already started.")
+        current.status = Appointment.Status.CANCELLED
+        current.save(update_fields=["status", "updated_at"])
+        audit_record(
+            actor=actor, action="cancel", object_type="bookings.Appointment", object_id=current.pk,
+            tenant=current.tenant, detail={"reason": reason} if reason else {},
+        )
+    return current
+
+
+def patient_create(
+    *,
+    tenant: Tenant,
+    first_name: str,
+    last_name: str,
+    actor: Actor,
+    date_of_birth: dt.date | None = None,
+    phone: str = "",
+    email: str = "",
+    now: dt.datetime | None = None,
+) -> Patient:
+    from tenants.crypto import InvalidPhoneNumber
+
+    first_name, last_name = first_name.strip(), last_name.strip()
+    if not first_name or not last_name:
+        raise PatientInvalid("A patient needs a first and a last name.")
+    today = _now(now).astimezone(tenant.tzinfo).date()
+    if date_of_birth is not None and not (dt.date(1900, 1, 1) <= date_of_birth <= today):
+        raise PatientInvalid("That date of birth is not possible.")
+    if date_of_birth is not None and patient_find_by_name_and_dob(
+        tenant=tenant, first_name=first_name, last_name=last_name, date_of_birth=date_of_birth
+    ):
+        raise PatientInvalid("A patient with that name and date of birth already exists.")
+    patient = Patient(
+        tenant=tenant, first_name=first_name, last_name=last_name, date_of_birth=date_of_birth, phone=phone, email=email
+    )
+    try:
+        with transaction.atomic():
+            patient.save()
+            audit_record(actor=actor, action="create", object_type="bookings.Patient", object_id=patient.pk, tenant=tenant)
+    except InvalidPhoneNumber as error:
+        raise PatientInvalid(f"That phone number is not valid ({error}).") from None
+    return patient

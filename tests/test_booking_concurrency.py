@@ -1,0 +1,119 @@
+"""Twenty callers grab the same provider and time at once: exactly one gets it."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from bookings.models import AppointmentType, Provider
+from bookings.services import SlotUnavailable, appointment_book, patient_create
+from tenants.services import Actor
+
+WORKERS = 20
+START = dt.datetime.fromisoformat("2026-12-10T15:00:00-05:00")
+NOW = dt.datetime.fromisoformat("2026-11-30T09:00:00-05:00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_bookings_of_one_slot_yield_exactly_one(demo):
+    kind = AppointmentType.objects.get(tenant=demo, key="exam")
+    okafor = Provider.objects.get(tenant=demo, key="okafor")
+    patients = [
+        patient_create(tenant=demo, first_name=f"Racer{i}", last_name="Test", actor=Actor.system("test"))
+        for i in range(WORKERS)
+    ]
+    barrier = threading.Barrier(WORKERS, timeout=30)
+    outcomes: list = [None] * WORKERS
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            appointment_book(
+                tenant=demo, patient=patients[i], appointment_type=kind, start=START, provider=okafor,
+                actor=Actor(type="agent", label=f"call {i}"), now=NOW,
+            )
+            outcomes[i] = "booked"
+        except SlotUnavailable as error:
+            outcomes[i] = error
+        except Exception as error:  # anything else is a failure of the test
+            outcomes[i] = repr(error)
+        finally:
+            connections.close_all()  # each thread had its own connection
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+
+    assert outcomes.count("booked") == 1, outcomes
+    refused = [o for o in outcomes if isinstance(o, SlotUnavailable)]
+    assert len(refused) == WORKERS - 1, outcomes
+    assert all(START not in [s.start for s in o.alternatives] for o in refused)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM bookings_appointment a JOIN bookings_appointment b
+              ON a.provider_id = b.provider_id AND a.id < b.id
+             AND a.status IN ('booked', 'completed') AND b.status IN ('booked', 'completed')
+             AND tstzrange(a.start, a."end") && tstzrange(b.start, b."end")
+            """
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT count(*) FROM bookings_appointment WHERE provider_id = %s AND start = %s", [okafor.id, START])
+        assert cursor.fetchone()[0] == 1
+
+
+SQLITE_RACE = """
+import datetime as dt, threading, django
+django.setup()
+from django.core.management import call_command
+from django.db import connections
+from bookings.models import Appointment, AppointmentType, Provider
+from bookings.services import SlotUnavailable, appointment_book, patient_create
+from tenants.models import Tenant
+from tenants.services import Actor
+call_command("migrate", verbosity=0)
+call_command("seed_demo", stdout=open("/dev/null", "w"))
+demo = Tenant.objects.get(slug="demo")
+kind = AppointmentType.objects.get(tenant=demo, key="exam")
+okafor = Provider.objects.get(tenant=demo, key="okafor")
+patients = [patient_create(tenant=demo, first_name=f"R{i}", last_name="T", actor=Actor.system("t")) for i in range(8)]
+start = dt.datetime.fromisoformat("2026-12-10T15:00:00-05:00")
+now = dt.datetime.fromisoformat("2026-11-30T09:00:00-05:00")
+barrier = threading.Barrier(8)
+results = []
+def worker(i):
+    barrier.wait()
+    try:
+        appointment_book(tenant=demo, patient=patients[i], appointment_type=kind, start=start, provider=okafor,
+                         actor=Actor.system("t"), now=now)
+        results.append("booked")
+    except SlotUnavailable:
+        results.append("refused")
+    finally:
+        connections.close_all()
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+[t.start() for t in threads]
+[t.join(60) for t in threads]
+print(sorted(results), Appointment.objects.filter(provider=okafor, start=start).count())
+"""
+
+
+def test_sqlite_default_stays_correct_under_concurrent_bookings(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'race.sqlite3'}", DJANGO_SETTINGS_MODULE="receptionist_site.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_RACE], cwd=Path(__file__).resolve().parent.parent, env=env,
+        capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "['booked', 'refused', 'refused', 'refused', 'refused', 'refused', 'refused', 'refused'] 1"
