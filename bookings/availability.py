@@ -124,8 +124,10 @@ def provider_intervals(calendar: Calendar, provider: ProviderInfo, day: dt.date)
 
 
 def earliest_start(calendar: Calendar, kind: TypeInfo, now: dt.datetime) -> dt.datetime:
-    """No booking in the past; non-emergencies also need the practice's minimum notice."""
-    return now if kind.is_emergency else now + dt.timedelta(minutes=calendar.min_notice)
+    """Emergencies may start any time after now; everything else needs the practice's minimum notice."""
+    if kind.is_emergency:
+        return now + dt.timedelta(seconds=1)
+    return now + dt.timedelta(minutes=calendar.min_notice)
 
 
 def _candidate_starts(day: dt.date, opens: dt.time, closes: dt.time, step: int, tz: ZoneInfo):

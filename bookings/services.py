@@ -103,7 +103,7 @@ def _raced(tenant, kind, start, now, provider, ignore_appointment_id=None) -> Sl
     return SlotUnavailable(f"{_spoken(start, tenant.tzinfo)} was just taken.", alternatives=alternatives)
 
 
-def _choose_slot(
+def slot_check(
     *,
     tenant: Tenant,
     kind: AppointmentType,
@@ -112,7 +112,11 @@ def _choose_slot(
     now: dt.datetime,
     ignore_appointment_id: int | None = None,
 ) -> availability.Slot:
-    """The open slot at `start` (with `provider`, or the first free one), or the named reason there is none."""
+    """The open slot at `start` (with `provider`, or the first free one), or the named reason there is none.
+
+    Writes nothing: booking and rescheduling call it inside their transaction,
+    and the phone agent calls it to check a time before asking the caller to confirm.
+    """
     if start.tzinfo is None:
         raise BookingError("The appointment time must include its time zone.")
     if provider is not None:
@@ -152,6 +156,8 @@ def _choose_slot(
             f"We only book up to {tenant.booking_horizon_days} days ahead.", alternatives=alternatives
         )
     if not _within_hours(calendar, info, start, provider_id):
+        if _during_break(calendar, info, start):
+            raise OutsideHours(f"{when} is during our lunch break.", alternatives=alternatives)
         raise OutsideHours(f"{when} is outside our opening hours.", alternatives=alternatives)
     who = f" with {provider.name}" if provider else ""
     raise SlotUnavailable(f"{when}{who} is already taken.", alternatives=alternatives)
@@ -168,6 +174,17 @@ def _within_hours(calendar, info, start, provider_id) -> bool:
             if open_at and close_at and open_at <= start and end <= close_at:
                 return True
     return False
+
+
+def _during_break(calendar, info, start) -> bool:
+    """Whether the appointment would overlap a gap between two opening intervals of the day."""
+    local = start.astimezone(calendar.tz)
+    end = (start + dt.timedelta(minutes=info.minutes)).astimezone(calendar.tz)
+    intervals = calendar.hours.get(local.weekday(), ())
+    return any(
+        local.time() < opens and end.time() > closes and end.date() == local.date()
+        for (_, closes), (opens, _) in zip(intervals, intervals[1:])
+    )
 
 
 def _check_patient_free(patient: Patient, start, end, ignore_appointment_id=None) -> None:
@@ -211,7 +228,7 @@ def appointment_book(
     _tenant_owned(tenant, patient, appointment_type, provider)
     try:
         with transaction.atomic():
-            slot = _choose_slot(tenant=tenant, kind=appointment_type, start=start, provider=provider, now=now)
+            slot = slot_check(tenant=tenant, kind=appointment_type, start=start, provider=provider, now=now)
             _check_patient_free(patient, slot.start, slot.end)
             appointment = Appointment.objects.create(
                 tenant=tenant,
@@ -254,7 +271,7 @@ def appointment_reschedule(
             if current.start <= now:
                 raise AppointmentNotChangeable("That appointment has already started.")
             kind = current.appointment_type
-            slot = _choose_slot(
+            slot = slot_check(
                 tenant=tenant, kind=kind, start=new_start, provider=provider, now=now,
                 ignore_appointment_id=current.pk,
             )

@@ -1,0 +1,100 @@
+"""One conversation, whatever the channel: engine, tools and persistence wired together.
+
+The text channel (`manage.py talk`) and the phone loop both drive a
+`Conversation`: feed it events, get outputs back, and every turn, tool call
+and state change is saved on the `Call` as it happens.
+"""
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Callable
+
+from asgiref.sync import sync_to_async
+
+from calls.models import Call, Turn
+from calls.services import call_end, call_save_state, call_start, turn_record
+from tenants.models import Tenant
+from voice.engines.base import ConversationEngine, engine_class
+from voice.frames import AgentSentence, CallerText, EndCall, Event, Output, TransferCall
+from voice.tools import ReceptionistTools, ToolSession
+
+
+class Conversation:
+    def __init__(self, *, call: Call, tools: ReceptionistTools, engine: ConversationEngine):
+        self.call = call
+        self.tools = tools
+        self.engine = engine
+        self.caller_spoke = False
+        self.finished = False
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        tenant: Tenant,
+        channel: str,
+        caller_number: str = "",
+        engine_path: str | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+        call: Call | None = None,
+    ) -> "Conversation":
+        """Set up a new call (or take over one the phone webhook created). Synchronous: uses the ORM."""
+        engine_type = engine_class(engine_path)
+        if call is None:
+            call = call_start(tenant=tenant, channel=channel, caller_number=caller_number, engine=engine_type.name)
+        saved = json.loads(call.state) if call.state else {}
+        tools = ReceptionistTools(call=call, tenant=tenant, now=now, session=ToolSession(**saved.get("tools", {})))
+        engine = engine_type(tools=tools, state=saved.get("engine"))
+        return cls(call=call, tools=tools, engine=engine)
+
+    async def handle(self, event: Event) -> AsyncIterator[Output]:
+        """Yield the engine's outputs as they come; save the turns and the state as each completes."""
+        if isinstance(event, CallerText):
+            self.caller_spoke = True
+            await sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.CALLER, text=event.text)
+        spoken: list[str] = []
+        async for output in self.engine.respond(event):
+            if isinstance(output, AgentSentence):
+                spoken.append(output.text)
+            elif isinstance(output, (TransferCall, EndCall)):
+                self.finished = True
+            yield output
+        if spoken:
+            await sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.AGENT, text=" ".join(spoken))
+        await sync_to_async(self._save_state)()
+
+    def _save_state(self) -> None:
+        state = {"engine": self.engine.state(), "tools": self.tools.state()}
+        call_save_state(call=self.call, state=state, patient_id=self.tools.session.verified_patient_id)
+
+    def finish(self) -> Call:
+        """End the call record (idempotent). Synchronous: uses the ORM."""
+        outcome = self.tools.outcome(caller_spoke=self.caller_spoke)
+        return call_end(
+            call=self.call,
+            outcome=outcome,
+            summary=self.engine.summary(),
+            transferred_to=self.tools.session.transferred_to or "",
+        )
+
+    def report(self) -> dict:
+        """The outcome as `manage.py talk` prints it last. Synchronous: uses the ORM."""
+        tz = self.tools.tz
+        return {
+            "call": self.call.pk,
+            "outcome": self.tools.outcome(caller_spoke=self.caller_spoke),
+            "appointments": [
+                {
+                    "id": a.pk,
+                    "type": a.appointment_type.key,
+                    "provider": a.provider.key,
+                    "start": a.start.astimezone(tz).isoformat(),
+                    "end": a.end.astimezone(tz).isoformat(),
+                    "status": a.status,
+                    "patient": a.patient.full_name,
+                }
+                for a in self.tools.changed_appointments()
+            ],
+            "transferred_to": self.tools.session.transferred_to,
+            "message": self.tools.session.message,
+        }
