@@ -93,9 +93,9 @@ def test_alternatives_for_a_closed_day_come_from_the_next_open_days(demo):
 def test_emergencies_skip_minimum_notice_and_others_do_not(demo):
     emergency = local_starts(slots(demo, "emergency", "2026-11-30"))
     exam = local_starts(slots(demo, "exam", "2026-11-30"))
-    assert "09:00" in emergency  # the clock says 09:00: bookable now
+    assert "09:30" in emergency  # the next slot, without notice
     assert "09:00" not in exam and "09:30" not in exam and "10:00" in exam  # 60 minutes' notice
-    assert "08:30" not in emergency  # never in the past
+    assert "09:00" not in emergency and "08:30" not in emergency  # never now or in the past
 
 
 def test_search_loads_in_a_fixed_number_of_queries(demo, django_assert_num_queries):
