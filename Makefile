@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test services bench bench-availability venv
+.PHONY: demo test services bench bench-availability venv talk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -33,6 +33,12 @@ demo: $(VENV)/.runtime
 	@echo "Health: http://$(HOST):$(PORT)/health/detailed"
 	@echo "Serving until Ctrl-C."
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) receptionist_site.asgi:application
+
+CALLER ?= +15551110001
+talk: $(VENV)/.runtime
+	$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py shell -c "from tenants.models import Tenant; import sys; sys.exit(0 if Tenant.objects.filter(slug='demo').exists() else 1)" || $(PY) manage.py seed_demo
+	$(PY) manage.py talk --tenant demo --from $(CALLER) $(if $(NOW),--now $(NOW),)
 
 services:
 	@bash .ci/test-services.sh

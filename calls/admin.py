@@ -7,8 +7,13 @@ from tenants.services import Actor
 
 
 class ReadOnlyInline(admin.TabularInline):
+    """Rows shown inside a call; who may see the call (scoped by practice) may see them."""
+
     extra = 0
     can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return True
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -155,7 +155,10 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
-ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-5")
+ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-haiku-4-5")
+ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")
+# How long a caller waits for Claude's first word before a filler; twice that and the rules engine takes over.
+CLAUDE_FIRST_TOKEN_SECONDS = env.float("CLAUDE_FIRST_TOKEN_SECONDS", default=2.0)
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
 ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="")
 

@@ -78,7 +78,7 @@ def test_zero_on_the_keypad_reaches_a_person(demo_tenant):
     run(conversation, CallStarted())
     outputs = run(conversation, DtmfDigits("0"))
     assert outputs[-1] == TransferCall("+15551119999")
-    call = conversation.finish()
+    call = async_to_sync(conversation.finish)()
     assert call.outcome == "transferred" and call.transferred_to == "+15551119999"
 
 
@@ -108,7 +108,7 @@ def test_turns_and_tool_calls_are_recorded(demo_tenant):
     run(conversation, CallStarted())
     run(conversation, CallerText("Do you accept Cigna insurance?"))
     run(conversation, CallerText("No, that's all. Thank you, bye."))
-    call = conversation.finish()
+    call = async_to_sync(conversation.finish)()
     turns = list(Turn.objects.filter(call=call).values_list("speaker", "text"))
     assert [s for s, _ in turns] == ["agent", "caller", "agent", "caller", "agent"]
     assert turns[2][1].startswith("Yes, we accept Cigna.")

@@ -67,14 +67,15 @@ class Conversation:
         state = {"engine": self.engine.state(), "tools": self.tools.state()}
         call_save_state(call=self.call, state=state, patient_id=self.tools.session.verified_patient_id)
 
-    def finish(self) -> Call:
-        """End the call record (idempotent). Synchronous: uses the ORM."""
-        outcome = self.tools.outcome(caller_spoke=self.caller_spoke)
-        return call_end(
+    async def finish(self) -> Call:
+        """End the call record with its outcome and summary (idempotent)."""
+        summary = await self.engine.summarize()
+        return await sync_to_async(call_end)(
             call=self.call,
-            outcome=outcome,
-            summary=self.engine.summary(),
+            outcome=self.tools.outcome(caller_spoke=self.caller_spoke),
+            summary=summary,
             transferred_to=self.tools.session.transferred_to or "",
+            fell_back_to_rules=self.engine.fell_back,
         )
 
     def report(self) -> dict:

@@ -59,6 +59,8 @@ class ToolSession:
     caller_patient_ids: list[int] = dataclasses.field(default_factory=list)
     verified_patient_id: int | None = None
     changed_appointment_ids: list[int] = dataclasses.field(default_factory=list)
+    # appointment id -> the last thing done to it on this call (booked, rescheduled, cancelled)
+    appointment_actions: dict[str, str] = dataclasses.field(default_factory=dict)
     actions: list[str] = dataclasses.field(default_factory=list)
     transferred_to: str | None = None
     message: str | None = None
@@ -174,7 +176,9 @@ class ReceptionistTools:
     def _remember_change(self, appointment: Appointment, action: str) -> None:
         if appointment.pk not in self.session.changed_appointment_ids:
             self.session.changed_appointment_ids.append(appointment.pk)
-        self.session.actions.append(action)
+        previous = self.session.appointment_actions.get(str(appointment.pk))
+        # Moving an appointment booked on this same call leaves it a booking.
+        self.session.appointment_actions[str(appointment.pk)] = "booked" if (previous, action) == ("booked", "rescheduled") else action
 
     # -- identity -------------------------------------------------------------------
 
@@ -446,9 +450,10 @@ class ReceptionistTools:
         )
 
     def outcome(self, *, caller_spoke: bool) -> str:
-        actions = self.session.actions
+        """What the call achieved, judged by where each appointment it touched ended up."""
+        final = set(self.session.appointment_actions.values()) | set(self.session.actions)
         for outcome in ["booked", "rescheduled", "cancelled", "transferred", "message_taken"]:
-            if outcome in actions:
+            if outcome in final:
                 return outcome
         return Call.Outcome.ANSWERED if caller_spoke else Call.Outcome.ABANDONED
 

@@ -49,7 +49,8 @@ _DATE_PATTERNS = [
     re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"),
 ]
 _RELATIVE = re.compile(
-    rf"\b(?:(?P<today>today|tonight|this (?:morning|afternoon|evening))|(?P<dat>the day after tomorrow)|(?P<tomorrow>tomorrow)"
+    rf"\b(?:(?P<today>today|tonight|this (?:morning|afternoon|evening)|this week)|(?P<dat>the day after tomorrow)|(?P<tomorrow>tomorrow)"
+    rf"|(?P<nextweek>next week)"
     rf"|(?:(?P<which>this|next|coming|this coming)\s+)?(?P<weekday>{_WEEKDAY})\b(?:\s+(?:the\s+)?(?P<dom>{_ORD})\b)?"
     rf"|(?:on\s+)?the\s+(?P<lone>{_ORD})\b(?!\s+(?:of\s+)?{_MONTH}))",
     re.I,
@@ -118,6 +119,8 @@ def find_date(text: str, today: dt.date) -> Found | None:
         value = today + dt.timedelta(days=2)
     elif match.group("tomorrow"):
         value = today + dt.timedelta(days=1)
+    elif match.group("nextweek"):
+        value = today + dt.timedelta(days=7 - today.weekday())  # its Monday
     elif match.group("weekday"):
         target = _weekday_index(match.group("weekday"))
         ahead = (target - today.weekday()) % 7
@@ -352,6 +355,20 @@ EMERGENCY = re.compile(
 AIRWAY = re.compile(r"\b(breath|breathe|breathing|swallow|swallowing|throat closing|can't swallow)\b", re.I)
 
 
+_MOVE_TO = re.compile(r"\b(?:to|for|until|till|instead)\b(?!.*\b(?:to|for|until|till)\b)", re.I)
+
+
+def find_new_time(text: str, today: dt.date) -> tuple[dt.date | None, "TimeWish | None"]:
+    """In "move my cleaning on Thursday to Friday at 10", the date and time after the last "to"."""
+    match = _MOVE_TO.search(text)
+    if not match:
+        return None, None
+    rest = text[match.end():]
+    found = find_date(rest, today)
+    remaining = rest if found is None else rest[: found.start] + " " + rest[found.end:]
+    return (found.value if found else None), find_time(remaining)
+
+
 @dataclass
 class Understanding:
     text: str
@@ -368,6 +385,8 @@ class Understanding:
     phone: str | None = None
     insurance: str | None = None
     weekday_asked: int | None = None
+    new_date: dt.date | None = None  # "move it to Friday at 10": where to
+    new_time: TimeWish | None = None
 
 
 def understand(
@@ -399,6 +418,8 @@ def understand(
         u.weekday_asked = _weekday_index(weekday.group(1))
     if u.birth_date is None:
         u.time = find_time(remaining, expecting_time=expecting in {"time", "alternative", "date_time"})
+    if "reschedule" in u.intents:
+        u.new_date, u.new_time = find_new_time(text, today)
     u.type_key = find_choice(text, types)
     u.provider_key = find_choice(text, providers)
     u.yes_no = find_yes_no(text)

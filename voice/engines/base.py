@@ -13,6 +13,8 @@ class ConversationEngine:
     """Turns caller events into sentences and actions, reaching data only through the tools."""
 
     name = "base"
+    # True once a cloud engine has handed the call to the rules engine.
+    fell_back = False
 
     def __init__(self, *, tools: ReceptionistTools, state: dict | None = None):
         self.tools = tools
@@ -25,7 +27,7 @@ class ConversationEngine:
         """Everything needed to carry on the conversation after a restart."""
         raise NotImplementedError
 
-    def summary(self) -> str:
+    async def summarize(self) -> str:
         """A short account of the call for staff."""
         raise NotImplementedError
 

@@ -42,6 +42,8 @@ class Dialogue:
     slot: dict | None = None
     confirmed: bool = False
     appointment: dict | None = None
+    new_date: str | None = None  # where a reschedule should go, when said with the request
+    new_time: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     birth_date: str | None = None
@@ -98,7 +100,7 @@ class RulesEngine(ConversationEngine):
     def state(self) -> dict:
         return dataclasses.asdict(self.d)
 
-    def summary(self) -> str:
+    async def summarize(self) -> str:
         parts = list(self.d.done) or ["Answered questions" if self.d.caller_turns else "Caller said nothing"]
         who = f"{self.d.first_name} {self.d.last_name}" if self.d.first_name and self.d.last_name else "unidentified caller"
         status = "new patient" if self.d.registered else ("verified patient" if self.d.verified else "not verified")
@@ -131,6 +133,7 @@ class RulesEngine(ConversationEngine):
         d.type_key = d.provider_key = d.date = d.time = d.part_of_day = None
         d.earliest = d.confirmed = False
         d.offered, d.slot, d.appointment = [], None, None
+        d.new_date = d.new_time = None
 
     def _goodbye(self) -> None:
         self.say(f"Thank you for calling {self.tools.tenant.name}. Goodbye!")
@@ -433,7 +436,13 @@ class RulesEngine(ConversationEngine):
                 d.birth_date = u.birth_date.isoformat()
             d.type_key = u.type_key
             d.date = u.date.isoformat() if u.date else None
-            if intent == "reschedule" and u.time and u.time.time:
+            if intent == "reschedule" and (u.new_date or (u.new_time and u.new_time.time)):
+                # "Move my cleaning on Thursday to Friday at 10": Thursday finds it, Friday at 10 is the wish.
+                if u.new_date and u.new_date == u.date:
+                    d.date = None  # "move it to Friday": the only date named is the new one
+                d.new_date = u.new_date.isoformat() if u.new_date else None
+                d.new_time = u.new_time.time.strftime("%H:%M") if u.new_time and u.new_time.time else None
+            elif intent == "reschedule" and u.time and u.time.time:
                 d.time = u.time.time.strftime("%H:%M")
         else:
             self._remember(u)
@@ -782,6 +791,10 @@ class RulesEngine(ConversationEngine):
         kind = a["type"].lower()
         if d.date == a["start"][:10] and d.time in (None, a["start"][11:16]):
             d.date = d.time = None  # the day they named is the appointment's own, not the new one
+        if d.new_date or d.new_time:
+            d.date = d.new_date or a["start"][:10]
+            d.time = d.new_time
+            d.new_date = d.new_time = None
         if d.slot is None:
             if not d.date and not d.earliest:
                 self.ask(f"Your {kind} is on {a['spoken']}. What day and time would you like instead?", "date_time")

@@ -56,7 +56,7 @@ class Command(BaseCommand):
         )
         # async_to_sync, not asyncio.run: the engine's ORM work comes back to this thread.
         async_to_sync(self._talk)(conversation)
-        conversation.finish()
+        async_to_sync(conversation.finish)()
         print("[call ended]", flush=True)
         print(json.dumps(conversation.report()), flush=True)
 
