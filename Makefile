@@ -25,14 +25,24 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 
 venv: $(VENV)/.runtime
 
+# The server's Twilio REST calls (hang up, transfer) go to the simulator's fake Twilio API.
+TWILIO_FAKE_PORT ?= 8010
+DEMO_ENV := TWILIO_API_BASE_URL=http://127.0.0.1:$(TWILIO_FAKE_PORT) PUBLIC_BASE_URL=http://$(HOST):$(PORT)
+
 demo: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py seed_demo
-	@echo ""
-	@echo "Admin: http://$(HOST):$(PORT)/admin/  (log in with the staff login above)"
-	@echo "Health: http://$(HOST):$(PORT)/health/detailed"
-	@echo "Serving until Ctrl-C."
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) receptionist_site.asgi:application
+	$(PY) manage.py seed_demo --reset
+	@set -e; \
+	$(DEMO_ENV) $(VENV)/bin/daphne -b $(HOST) -p $(PORT) receptionist_site.asgi:application >.demo-server.log 2>&1 & \
+	server=$$!; trap 'kill $$server 2>/dev/null' EXIT INT TERM; \
+	$(PY) -c "import time, urllib.request as u; exec('for _ in range(150):\n try:\n  u.urlopen(\'http://$(HOST):$(PORT)/health\', timeout=1); break\n except OSError:\n  time.sleep(0.2)')"; \
+	echo ""; echo "A simulated caller phones Bright Smile Dental (Twilio's side played locally):"; \
+	$(DEMO_ENV) $(PY) manage.py simulate_call --url http://$(HOST):$(PORT) --twilio-port $(TWILIO_FAKE_PORT) 2>/dev/null || true; \
+	echo ""; \
+	echo "Admin: http://$(HOST):$(PORT)/admin/  (log in with the staff login above; see Calls and Appointments)"; \
+	echo "Health: http://$(HOST):$(PORT)/health/detailed   Server log: .demo-server.log"; \
+	echo "Serving until Ctrl-C."; \
+	wait $$server
 
 CALLER ?= +15551110001
 talk: $(VENV)/.runtime

@@ -42,6 +42,11 @@ class Call(TenantOwned):
     # restart. Encrypted: it holds what the caller said about themselves.
     state = EncryptedTextField(blank=True)
     fell_back_to_rules = models.BooleanField(default=False)
+    twilio_status = models.CharField(max_length=20, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    recording_sid = models.CharField(max_length=64, blank=True)
+    recording_url = EncryptedCharField(max_length=500, blank=True)
+    recording_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -120,3 +125,18 @@ class Message(TenantOwned):
 
     def __str__(self):
         return f"Message #{self.pk} ({self.get_status_display()})"
+
+
+class OutboundMessage(TenantOwned):
+    """An SMS sent to a caller (confirmations come in a later issue); Twilio reports its delivery."""
+
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="sms")
+    to_number = EncryptedCharField(max_length=32)
+    body = EncryptedTextField()
+    message_sid = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=20, default="queued")
+    error_code = models.CharField(max_length=20, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"SMS {self.message_sid or self.pk} ({self.status})"

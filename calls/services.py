@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from calls.models import Call, Message, ToolCall, Turn
+from calls.models import Call, Message, OutboundMessage, ToolCall, Turn
 from tenants.models import Tenant
 from tenants.services import Actor, audit_record
 
@@ -126,3 +126,55 @@ def message_mark_handled(*, message: Message, actor: Actor) -> Message:
         message.save(update_fields=["status", "handled_at"])
         audit_record(actor=actor, action="handled", object_type="calls.Message", object_id=message.pk, tenant=message.tenant)
     return message
+
+
+def call_from_incoming(*, tenant: Tenant, call_sid: str, caller_number: str, dialled_number: str, engine: str) -> Call:
+    """The call for Twilio's incoming-call webhook; a retried webhook gets the same call back."""
+    with transaction.atomic():
+        existing = Call.objects.select_for_update().filter(call_sid=call_sid).first()
+        if existing is not None:
+            return existing
+        return call_start(
+            tenant=tenant, channel=Call.Channel.PHONE, caller_number=caller_number,
+            dialled_number=dialled_number, call_sid=call_sid, engine=engine,
+        )
+
+
+TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def call_status_update(*, call_sid: str, status: str, duration: int | None = None) -> Call | None:
+    """Twilio's status callback; idempotent, and a call already finalised keeps its outcome."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
+        if call is None:
+            return None
+        call.twilio_status = status
+        if duration is not None:
+            call.duration_seconds = duration
+        if status in TERMINAL_STATUSES and call.ended_at is None:
+            call.ended_at = timezone.now()
+            call.status = Call.Status.COMPLETED if status == "completed" else Call.Status.FAILED
+            call.outcome = call.outcome or Call.Outcome.ABANDONED
+        call.save()
+        return call
+
+
+def call_recording_update(*, call_sid: str, recording_sid: str, url: str, duration: int | None) -> Call | None:
+    with transaction.atomic():
+        call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
+        if call is None:
+            return None
+        call.recording_sid, call.recording_url, call.recording_duration_seconds = recording_sid, url, duration
+        call.save(update_fields=["recording_sid", "recording_url", "recording_duration_seconds"])
+        return call
+
+
+def sms_status_update(*, message_sid: str, status: str, error_code: str = "") -> OutboundMessage | None:
+    with transaction.atomic():
+        message = OutboundMessage.objects.select_for_update().filter(message_sid=message_sid).first()
+        if message is None:
+            return None
+        message.status, message.error_code = status, error_code
+        message.save(update_fields=["status", "error_code", "updated_at"])
+        return message

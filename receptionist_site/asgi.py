@@ -9,8 +9,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-websocket_urlpatterns: list = []
+from voice.routing import websocket_urlpatterns  # noqa: E402
 
+# Twilio's websocket upgrade has no Origin header: the media stream is
+# authenticated by its signed token on `start`, not by AllowedHostsOriginValidator.
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

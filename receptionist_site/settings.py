@@ -152,6 +152,11 @@ REST_FRAMEWORK = {
 # Telephony and cloud providers. Empty keys select the offline providers.
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# Another host for Twilio's REST API (a test fake); empty means api.twilio.com.
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+# The phone loop: silence that ends a caller's turn, and silence before a reprompt.
+VOICE_END_OF_TURN_MS = env.int("VOICE_END_OF_TURN_MS", default=500)
+VOICE_IDLE_SECONDS = env.float("VOICE_IDLE_SECONDS", default=8.0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("health/detailed", health.health_detailed, name="health-detailed"),
     path("admin/", admin.site.urls),
+    path("api/webhooks/", include("calls.urls")),
     path("", include("django_prometheus.urls")),
 ]
 

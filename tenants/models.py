@@ -39,6 +39,10 @@ class Tenant(models.Model):
         blank=True,
         help_text="What the receptionist says first. Empty: a greeting with the practice name.",
     )
+    record_calls = models.BooleanField(default=False, help_text="Record phone calls (callers hear the consent line).")
+    recording_consent = models.CharField(
+        max_length=300, blank=True, default="This call may be recorded for quality and training purposes."
+    )
     slot_step_minutes = models.PositiveSmallIntegerField(default=30)
     min_notice_minutes = models.PositiveIntegerField(
         default=60, help_text="How soon before it starts a slot can still be booked (emergencies are exempt)."

@@ -47,8 +47,12 @@ class Conversation:
         engine = engine_type(tools=tools, state=saved.get("engine"))
         return cls(call=call, tools=tools, engine=engine)
 
-    async def handle(self, event: Event) -> AsyncIterator[Output]:
-        """Yield the engine's outputs as they come; save the turns and the state as each completes."""
+    async def handle(self, event: Event, *, record_agent: bool = True) -> AsyncIterator[Output]:
+        """Yield the engine's outputs as they come; save the turns and the state as each completes.
+
+        The phone loop passes record_agent=False and records the agent's turn
+        itself once it knows what the caller actually heard (see record_agent).
+        """
         if isinstance(event, CallerText):
             self.caller_spoke = True
             await sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.CALLER, text=event.text)
@@ -59,9 +63,18 @@ class Conversation:
             elif isinstance(output, (TransferCall, EndCall)):
                 self.finished = True
             yield output
-        if spoken:
-            await sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.AGENT, text=" ".join(spoken))
+        if spoken and record_agent:
+            await self.record_agent(" ".join(spoken))
         await sync_to_async(self._save_state)()
+
+    async def record_agent(self, text: str, latency: dict | None = None, *, interrupted: bool = False) -> None:
+        if interrupted:
+            latency = {**(latency or {}), "interrupted": True}
+        await sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.AGENT, text=text, latency=latency)
+
+    def listening_for(self) -> str:
+        """What kind of answer the engine expects next, to narrow speech recognition."""
+        return self.engine.listening_for()
 
     def _save_state(self) -> None:
         state = {"engine": self.engine.state(), "tools": self.tools.state()}

@@ -69,6 +69,64 @@ def _ordinal(text: str) -> int:
     return int(re.match(r"\d+", text).group())
 
 
+_UNITS = {"zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+          "eight": 8, "nine": 9}
+_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+          "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_ORDINAL_UNITS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+                  "eighth": 8, "ninth": 9}
+
+
+def _suffix(n: int) -> str:
+    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
+def normalize_spoken(text: str) -> str:
+    """Words a recogniser writes, as digits the parsers read.
+
+    "april twelfth nineteen eighty" -> "april 12th 1980", "twenty first" -> "21st",
+    "two thousand five" -> "2005", "five five five one one one" -> "555111".
+    """
+    def year(match):
+        century, rest = match.group(1), match.group(2)
+        if century == "two thousand":
+            value = 2000 + (_two_digits(rest) if rest else 0)
+        else:
+            value = _TEENS[century] * 100 + _two_digits(rest)
+        return str(value)
+
+    text = re.sub(
+        r"\b(nineteen|eighteen|two thousand)(?:\s+and)?\s+((?:oh\s+\w+)|(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\s-]+(?:one|two|three|four|five|six|seven|eight|nine))?)|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|one|two|three|four|five|six|seven|eight|nine)?\b",
+        lambda m: year(m) if (m.group(2) or m.group(1) == "two thousand") else m.group(0),
+        text,
+        flags=re.I,
+    )
+    text = re.sub(
+        r"\b(twenty|thirty)[\s-]+(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)\b",
+        lambda m: (lambda n: f"{n}{_suffix(n)}")(_TENS[m.group(1).lower()] + _ORDINAL_UNITS[m.group(2).lower()]),
+        text,
+        flags=re.I,
+    )
+    text = re.sub(
+        r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)[\s,-]+){2,}(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b",
+        lambda m: "".join(str(_UNITS[w.lower()]) for w in re.findall(r"[a-z]+", m.group(0), re.I)),
+        text,
+        flags=re.I,
+    )
+    return text
+
+
+def _two_digits(words: str) -> int:
+    parts = re.findall(r"[a-z]+", words.lower())
+    if parts and parts[0] == "oh":
+        return _UNITS.get(parts[1], 0) if len(parts) > 1 else 0
+    value = 0
+    for part in parts:
+        value += _TENS.get(part) or _TEENS.get(part) or _UNITS.get(part, 0)
+    return value
+
+
 @dataclass
 class Found:
     value: object
@@ -399,6 +457,7 @@ def understand(
     expecting: str | None = None,
 ) -> Understanding:
     """Everything the rules engine can read from one utterance."""
+    text = normalize_spoken(text)
     u = Understanding(text=text)
     lowered = text.lower()
     for intent, pattern in INTENT_PATTERNS.items():

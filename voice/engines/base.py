@@ -27,6 +27,10 @@ class ConversationEngine:
         """Everything needed to carry on the conversation after a restart."""
         raise NotImplementedError
 
+    def listening_for(self) -> str:
+        """The kind of answer expected next: "yes_no", "date_time", "dob", "name" or "free"."""
+        return "free"
+
     async def summarize(self) -> str:
         """A short account of the call for staff."""
         raise NotImplementedError

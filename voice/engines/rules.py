@@ -100,6 +100,21 @@ class RulesEngine(ConversationEngine):
     def state(self) -> dict:
         return dataclasses.asdict(self.d)
 
+    def listening_for(self) -> str:
+        return {
+            "dob": "dob",
+            "name": "name",
+            "message_name": "name",
+            "confirm_booking": "yes_no",
+            "confirm_cancel": "yes_no",
+            "confirm_reschedule": "yes_no",
+            "emergency_offer": "yes_no",
+            "transfer_offer": "yes_no",
+            "message_offer": "yes_no",
+            "date_time": "date_time",
+            "alternative": "date_time",
+        }.get(self.d.expecting or "", "free")
+
     async def summarize(self) -> str:
         parts = list(self.d.done) or ["Answered questions" if self.d.caller_turns else "Caller said nothing"]
         who = f"{self.d.first_name} {self.d.last_name}" if self.d.first_name and self.d.last_name else "unidentified caller"

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from voice.consumers import MediaStreamConsumer
+
+websocket_urlpatterns = [
+    path("media-stream/<int:call_id>/", MediaStreamConsumer.as_asgi()),
+]

@@ -1,0 +1,53 @@
+"""Streaming speech-to-text: audio in as it arrives, partial transcripts back, a final one at end of turn.
+
+Shaped like Deepgram's live API (send audio continuously, receive interim and
+final results, finalize at the end of an utterance), so a cloud provider
+slots in behind the same calls. Chosen by dotted path in STT_PROVIDER.
+"""
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a practice's callers say, for providers that can be told. Plain data: no models.
+
+    `corpora` maps an expectation ("free", "yes_no", "date_time", "dob", "name")
+    to example sentences; "free" covers everything.
+    """
+
+    corpora: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cache_key: str = ""
+
+
+class SpeechToText:
+    """One recognition stream for one call."""
+
+    sample_rate = 16000  # what feed() takes: 16-bit mono PCM
+
+    def __init__(self, *, vocabulary: Vocabulary):
+        self.vocabulary = vocabulary
+
+    def listen_for(self, expectation: str) -> None:
+        """A hint about the next answer ("yes_no", "date_time", "dob", "name", "free") to narrow recognition."""
+
+    async def begin(self) -> None:
+        """A new utterance starts (speech was detected)."""
+
+    async def feed(self, pcm: bytes) -> str | None:
+        """Recognise a piece of the utterance; returns the partial transcript when it changed."""
+        raise NotImplementedError
+
+    async def finish(self) -> str:
+        """The utterance ended: the final transcript."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        pass
+
+
+def stt_class(path: str | None = None) -> type[SpeechToText]:
+    return import_string(path or settings.STT_PROVIDER)

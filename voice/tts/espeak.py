@@ -1,0 +1,74 @@
+"""Offline text-to-speech: espeak-ng from the espeakng-loader wheel (no apt, no network), through ctypes.
+
+espeak-ng synthesises a sentence in a few milliseconds; it is not thread-safe,
+so one lock guards the engine, and synthesis runs in a worker thread (ctypes
+releases the GIL while espeak runs) so the event loop keeps serving other calls.
+"""
+
+import asyncio
+import ctypes
+import functools
+import threading
+from collections.abc import AsyncIterator
+
+import espeakng_loader
+
+from voice.audio import pcm_to_ulaw, resample
+from voice.tts.base import TextToSpeech
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 1
+_RATE = 1
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+
+class _Espeak:
+    def __init__(self, voice: str, words_per_minute: int):
+        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        self.lib.espeak_Initialize.restype = ctypes.c_int
+        self.rate = self.lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0
+        )
+        if self.rate <= 0:
+            raise RuntimeError("espeak-ng failed to initialise")
+        self._chunks: list[bytes] = []
+        self._callback = _CALLBACK(self._collect)  # kept referenced: espeak calls it later
+        self.lib.espeak_SetSynthCallback(self._callback)
+        self.lib.espeak_SetVoiceByName(voice.encode())
+        self.lib.espeak_SetParameter(_RATE, words_per_minute, 0)
+        self.lock = threading.Lock()
+
+    def _collect(self, wav, samples, events):
+        if samples > 0:
+            self._chunks.append(ctypes.string_at(wav, samples * 2))
+        return 0
+
+    def pcm(self, text: str) -> bytes:
+        """16-bit PCM at self.rate for one sentence."""
+        data = text.encode("utf-8")
+        with self.lock:
+            self._chunks = []
+            self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            return b"".join(self._chunks)
+
+
+@functools.lru_cache(maxsize=4)
+def _engine(voice: str, words_per_minute: int) -> _Espeak:
+    return _Espeak(voice, words_per_minute)
+
+
+def synthesize_ulaw(text: str, *, voice: str = "en-us", words_per_minute: int = 165) -> bytes:
+    """The whole sentence as 8 kHz mu-law (synchronous; also used by the call simulator)."""
+    engine = _engine(voice, words_per_minute)
+    pcm8, _ = resample(engine.pcm(text), engine.rate, 8000)
+    return pcm_to_ulaw(pcm8)
+
+
+class EspeakTTS(TextToSpeech):
+    def __init__(self, *, voice: str = "en-us", words_per_minute: int = 165):
+        self.voice = voice
+        self.words_per_minute = words_per_minute
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        yield await asyncio.to_thread(synthesize_ulaw, text, voice=self.voice, words_per_minute=self.words_per_minute)
