@@ -157,6 +157,12 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # The phone loop: silence that ends a caller's turn, and silence before a reprompt.
 VOICE_END_OF_TURN_MS = env.int("VOICE_END_OF_TURN_MS", default=500)
 VOICE_IDLE_SECONDS = env.float("VOICE_IDLE_SECONDS", default=8.0)
+# Freeze the practice clock for every call (ISO date-time with offset), like `talk --now`: demos and tests only.
+FROZEN_NOW = env.str("FROZEN_NOW", default="")
+if PRODUCTION and FROZEN_NOW:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("FROZEN_NOW is for demos and tests; unset it in production.")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")

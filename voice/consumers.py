@@ -75,6 +75,9 @@ def _vocabulary(tenant: Tenant, conversation: Conversation):
 
 
 class MediaStreamConsumer(AsyncWebsocketConsumer):
+    # A media stream talks only to its own caller: no channel layer (and no Redis round trips per call).
+    channel_layer_alias = None
+
     async def connect(self):
         self.call_id = self.scope["url_route"]["kwargs"]["call_id"]
         self.stream_sid = None

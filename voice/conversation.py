@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
 from calls.models import Call, Turn
 from calls.services import call_end, call_save_state, call_start, turn_record
@@ -40,6 +41,9 @@ class Conversation:
     ) -> "Conversation":
         """Set up a new call (or take over one the phone webhook created). Synchronous: uses the ORM."""
         engine_type = engine_class(engine_path)
+        if now is None and settings.FROZEN_NOW:
+            frozen = dt.datetime.fromisoformat(settings.FROZEN_NOW)
+            now = lambda: frozen  # noqa: E731
         if call is None:
             call = call_start(tenant=tenant, channel=channel, caller_number=caller_number, engine=engine_type.name)
         saved = json.loads(call.state) if call.state else {}

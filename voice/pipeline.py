@@ -174,11 +174,12 @@ class Player:
         self._counter = 0
         self.frames_sent = 0
         self.late_frames = 0
+        self.segment_open = False  # frames of a sentence sent, its mark not yet
 
     @property
     def busy(self) -> bool:
-        """Audio sent that the caller has not finished hearing."""
-        return bool(self.outstanding) or self.play_until > self.clock()
+        """Audio sent that the caller has not finished hearing (Twilio has not echoed its mark)."""
+        return bool(self.outstanding) or self.segment_open
 
     async def play(self, frame: OutAudio) -> None:
         now = self.clock()
@@ -189,12 +190,14 @@ class Player:
         if ahead > self.lead:
             await asyncio.sleep(ahead - self.lead)
         self.play_until = max(self.play_until, self.clock()) + FRAME_MS / 1000
+        self.segment_open = True
         await self.send(frame)
         self.frames_sent += 1
         metrics.FRAMES_OUT.inc()
 
     async def end_segment(self, sentence: str) -> str:
         self._counter += 1
+        self.segment_open = False
         name = f"reply-{self._counter}"
         self.outstanding[name] = sentence
         await self.send(OutMark(name))
@@ -211,6 +214,7 @@ class Player:
         """Barge-in: stop playback; returns the sentences that were not (fully) heard."""
         unheard = list(self.outstanding.values())
         self.outstanding.clear()  # their echoes after a clear mean nothing was heard
+        self.segment_open = False
         self.play_until = 0.0
         await self.send(OutClear())
         return unheard
@@ -349,7 +353,7 @@ class PhoneCall:
                 await self._reply
             except (asyncio.CancelledError, Exception):
                 pass
-        if self.player.busy or self._spoken:
+        if self.player.busy:
             await self.player.clear()
             heard = self.player.take_heard()
             await self.conversation.record_agent(" ".join(heard), self._latency(), interrupted=True)

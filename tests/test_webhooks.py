@@ -1,0 +1,126 @@
+"""Twilio's webhooks, signed as Twilio signs them, including retries and forgeries."""
+
+import io
+import xml.etree.ElementTree as ET
+
+import pytest
+from django.core.management import call_command
+from twilio.request_validator import RequestValidator
+
+from calls.models import Call, OutboundMessage
+from calls.telephony import stream_token_valid
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "test-auth-token-0123456789abcdef"
+PUBLIC = "https://receptionist.example.com"
+
+
+@pytest.fixture(autouse=True)
+def twilio_settings(settings):
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.PUBLIC_BASE_URL = PUBLIC
+    settings.ALLOWED_HOSTS = ["testserver"]
+
+
+@pytest.fixture
+def demo_practice():
+    call_command("seed_demo", stdout=io.StringIO())
+    return Tenant.objects.get(slug="demo")
+
+
+def post(client, path, params, *, signed_url=None, signature=None):
+    url = signed_url or PUBLIC + path
+    sig = signature if signature is not None else RequestValidator(TOKEN).compute_signature(url, params)
+    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=sig)
+
+
+INCOMING = {"CallSid": "CA0001", "AccountSid": "AC123", "From": "+15551110001", "To": "+15005550006",
+            "CallStatus": "ringing", "Direction": "inbound"}
+
+
+def test_incoming_call_connects_a_two_way_stream_with_a_token(client, demo_practice):
+    response = post(client, "/api/webhooks/incoming-call", INCOMING)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/xml")
+    root = ET.fromstring(response.content)
+    assert root.find("./Start/Stream") is None  # one-way streams cannot talk back
+    stream = root.find("./Connect/Stream")
+    call = Call.objects.get(call_sid="CA0001")
+    assert stream.get("url") == f"wss://receptionist.example.com/media-stream/{call.pk}/"
+    parameters = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    assert parameters["callSid"] == "CA0001"
+    assert stream_token_valid(parameters["token"], call_id=call.pk, call_sid="CA0001")
+    assert not stream_token_valid(parameters["token"], call_id=call.pk + 1, call_sid="CA0001")
+    assert (call.tenant, call.caller_number, call.channel, call.status) == (demo_practice, "+15551110001", "phone", "in_progress")
+
+
+def test_a_retried_incoming_call_is_the_same_call(client, demo_practice):
+    first = post(client, "/api/webhooks/incoming-call", INCOMING)
+    second = post(client, "/api/webhooks/incoming-call", INCOMING)
+    assert first.status_code == second.status_code == 200
+    assert Call.objects.filter(call_sid="CA0001").count() == 1
+
+
+def test_unknown_number_is_told_politely_and_hung_up(client, demo_practice):
+    response = post(client, "/api/webhooks/incoming-call", {**INCOMING, "To": "+15550000000"})
+    root = ET.fromstring(response.content)
+    assert "not in service" in root.find("Say").text and root.find("Hangup") is not None
+    assert not Call.objects.exists()
+
+
+@pytest.mark.parametrize("signature", ["", "forged", None])
+def test_bad_or_missing_signatures_are_refused_and_change_nothing(client, demo_practice, signature):
+    if signature is None:  # signed for the URL the app sees behind a proxy, not the public one
+        response = post(client, "/api/webhooks/incoming-call", INCOMING, signed_url="http://testserver/api/webhooks/incoming-call")
+    else:
+        response = post(client, "/api/webhooks/incoming-call", INCOMING, signature=signature)
+    assert response.status_code == 403
+    assert not Call.objects.exists()
+
+
+def test_tampered_parameters_are_refused(client, demo_practice):
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/api/webhooks/incoming-call", INCOMING)
+    response = client.post("/api/webhooks/incoming-call", {**INCOMING, "From": "+15559999999"}, HTTP_X_TWILIO_SIGNATURE=signature)
+    assert response.status_code == 403
+
+
+def test_status_callbacks_finish_the_call_idempotently(client, demo_practice):
+    post(client, "/api/webhooks/incoming-call", INCOMING)
+    params = {"CallSid": "CA0001", "CallStatus": "completed", "CallDuration": "42"}
+    for _ in range(2):  # Twilio retries
+        assert post(client, "/api/webhooks/call-status", params).status_code == 204
+    call = Call.objects.get(call_sid="CA0001")
+    ended = call.ended_at
+    assert (call.twilio_status, call.duration_seconds, call.status, call.outcome) == ("completed", 42, "completed", "abandoned")
+    post(client, "/api/webhooks/call-status", params)
+    call.refresh_from_db()
+    assert call.ended_at == ended
+    assert post(client, "/api/webhooks/call-status", {**params, "CallSid": "CA-unknown"}).status_code == 204
+
+
+def test_recording_and_sms_status(client, demo_practice):
+    post(client, "/api/webhooks/incoming-call", INCOMING)
+    params = {"CallSid": "CA0001", "RecordingSid": "RE1", "RecordingUrl": "https://api.twilio.com/rec/RE1", "RecordingDuration": "40"}
+    assert post(client, "/api/webhooks/recording-status", params).status_code == 204
+    call = Call.objects.get(call_sid="CA0001")
+    assert (call.recording_sid, call.recording_url, call.recording_duration_seconds) == ("RE1", "https://api.twilio.com/rec/RE1", 40)
+    sms = OutboundMessage.objects.create(tenant=demo_practice, to_number="+15551110001", body="See you Monday", message_sid="SM1")
+    for _ in range(2):
+        assert post(client, "/api/webhooks/sms-status", {"MessageSid": "SM1", "MessageStatus": "delivered"}).status_code == 204
+    sms.refresh_from_db()
+    assert sms.status == "delivered"
+
+
+def test_recording_practices_say_the_consent_line_first(client, demo_practice):
+    demo_practice.record_calls = True
+    demo_practice.save()
+    root = ET.fromstring(post(client, "/api/webhooks/incoming-call", INCOMING).content)
+    assert [child.tag for child in root] == ["Say", "Start", "Connect"]
+    assert "may be recorded" in root.find("Say").text
+    assert root.find("./Start/Recording").get("recordingStatusCallback") == PUBLIC + "/api/webhooks/recording-status"
+
+
+def test_get_is_not_allowed_and_health_answers(client):
+    assert client.get("/api/webhooks/incoming-call").status_code == 405
+    assert client.get("/api/webhooks/health").json()["signatures_checked"] is True
