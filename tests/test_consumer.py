@@ -126,7 +126,8 @@ async def test_barge_in_clears_and_keeps_only_what_was_heard(call, twilio):
     c = await open_stream(call)
     await c.send_json_to(start_message(call))
     await until_mark(c)  # the first sentence played and was heard
-    await say(c, "Can I speak to a real person please?", trailing_silence_frames=0)
+    assert (await c.receive_json_from(timeout=10))["event"] == "media"  # the second is playing...
+    await say(c, "Can I speak to a real person please?", trailing_silence_frames=0)  # ...when the caller talks
     seen = []
     while "clear" not in seen:
         seen.append((await c.receive_json_from(timeout=10))["event"])

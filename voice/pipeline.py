@@ -348,11 +348,8 @@ class PhoneCall:
     async def _interrupt(self) -> None:
         """Barge-in: stop talking now, and keep in the transcript only what the caller heard."""
         if self._reply is not None and not self._reply.done():
+            # Not awaited: the caller is talking now, and the reply may be waiting on a worker thread.
             self._reply.cancel()
-            try:
-                await self._reply
-            except (asyncio.CancelledError, Exception):
-                pass
         if self.player.busy:
             await self.player.clear()
             heard = self.player.take_heard()
