@@ -15,7 +15,7 @@ from calls.models import Call, Turn
 from calls.services import call_from_incoming
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
-from tests.fakes.twilio_api import FakeTwilioRest
+from voice.management.commands.simulate_call import FakeTwilioApi
 from voice.audio import frames
 from voice.routing import websocket_urlpatterns
 from voice.tts.espeak import synthesize_ulaw
@@ -27,13 +27,16 @@ APP = URLRouter(websocket_urlpatterns)
 
 @pytest.fixture
 def twilio(settings):
-    with FakeTwilioRest() as fake:
+    fake = FakeTwilioApi(0)  # the simulator's fake of Twilio's REST Calls resource
+    try:
         settings.TWILIO_API_BASE_URL = fake.base_url
         settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
         settings.TWILIO_AUTH_TOKEN = "test-token"
         settings.VOICE_IDLE_SECONDS = 60
         settings.FROZEN_NOW = "2026-11-30T09:00:00-05:00"
         yield fake
+    finally:
+        fake.close()
 
 
 @pytest.fixture
@@ -94,6 +97,7 @@ async def close_code(communicator, timeout=10) -> int:
 
 
 async def test_a_whole_call_greets_answers_hangs_up_and_is_recorded(call, twilio):
+    ended = twilio.expect(call.call_sid)
     c = await open_stream(call)
     await c.send_json_to(start_message(call))
     greeting = await until_mark(c) + await until_mark(c)  # two sentences, a mark after each
@@ -104,11 +108,8 @@ async def test_a_whole_call_greets_answers_hangs_up_and_is_recorded(call, twilio
     await say(c, "No, that's all. Thank you, bye.")
     goodbye = await until_mark(c)
     assert any(m["event"] == "media" for m in goodbye)
-    for _ in range(50):  # the hang-up goes to Twilio's REST API once the goodbye has played
-        if twilio.updates:
-            break
-        await asyncio.sleep(0.1)
-    assert twilio.updates == [(call.call_sid, {"Status": "completed"})]
+    await asyncio.wait_for(ended.wait(), 10)  # the hang-up goes to Twilio's REST API once the goodbye has played
+    assert twilio.calls == {call.call_sid: {"Status": "completed"}}
     await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": "MZ" + "7" * 32, "stop": {"callSid": call.call_sid}})
     assert await close_code(c) == 1000
 
@@ -138,18 +139,15 @@ async def test_barge_in_clears_and_keeps_only_what_was_heard(call, twilio):
 
 
 async def test_keypad_zero_transfers_through_twilio(call, twilio):
+    transferred = twilio.expect(call.call_sid)
     c = await open_stream(call)
     await c.send_json_to(start_message(call))
     await until_mark(c)
     await until_mark(c)
     await c.send_json_to({"event": "dtmf", "sequenceNumber": "5", "streamSid": "MZ" + "7" * 32, "dtmf": {"track": "inbound_track", "digit": "0"}})
     await until_mark(c)  # "Of course. ...", then the transfer once it has played
-    for _ in range(50):
-        if twilio.updates:
-            break
-        await asyncio.sleep(0.1)
-    (sid, update), = twilio.updates
-    assert sid == call.call_sid and "<Dial>+15551119999</Dial>" in update["Twiml"]
+    await asyncio.wait_for(transferred.wait(), 10)
+    assert "<Dial>+15551119999</Dial>" in twilio.calls[call.call_sid]["Twiml"]
     await c.disconnect()
     record = await sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.outcome == "transferred" and record.transferred_to == "+15551119999"

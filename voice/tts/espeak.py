@@ -7,7 +7,6 @@ releases the GIL while espeak runs) so the event loop keeps serving other calls.
 
 import asyncio
 import ctypes
-import functools
 import threading
 from collections.abc import AsyncIterator
 
@@ -24,7 +23,9 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 
 
 class _Espeak:
-    def __init__(self, voice: str, words_per_minute: int):
+    """The one espeak-ng engine of the process (the library keeps global state)."""
+
+    def __init__(self):
         self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self.lib.espeak_Initialize.restype = ctypes.c_int
         self.rate = self.lib.espeak_Initialize(
@@ -33,35 +34,42 @@ class _Espeak:
         if self.rate <= 0:
             raise RuntimeError("espeak-ng failed to initialise")
         self._chunks: list[bytes] = []
+        self.lock = threading.Lock()
         self._callback = _CALLBACK(self._collect)  # kept referenced: espeak calls it later
         self.lib.espeak_SetSynthCallback(self._callback)
-        self.lib.espeak_SetVoiceByName(voice.encode())
-        self.lib.espeak_SetParameter(_RATE, words_per_minute, 0)
-        self.lock = threading.Lock()
 
     def _collect(self, wav, samples, events):
         if samples > 0:
             self._chunks.append(ctypes.string_at(wav, samples * 2))
         return 0
 
-    def pcm(self, text: str) -> bytes:
+    def pcm(self, text: str, voice: str, words_per_minute: int) -> bytes:
         """16-bit PCM at self.rate for one sentence."""
         data = text.encode("utf-8")
         with self.lock:
+            self.lib.espeak_SetVoiceByName(voice.encode())
+            self.lib.espeak_SetParameter(_RATE, words_per_minute, 0)
             self._chunks = []
             self.lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
             return b"".join(self._chunks)
 
 
-@functools.lru_cache(maxsize=4)
-def _engine(voice: str, words_per_minute: int) -> _Espeak:
-    return _Espeak(voice, words_per_minute)
+_ENGINE: _Espeak | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def _engine() -> _Espeak:
+    global _ENGINE
+    with _ENGINE_LOCK:  # calls start in several threads at once; espeak must be initialised once
+        if _ENGINE is None:
+            _ENGINE = _Espeak()
+        return _ENGINE
 
 
 def synthesize_ulaw(text: str, *, voice: str = "en-us", words_per_minute: int = 165) -> bytes:
     """The whole sentence as 8 kHz mu-law (synchronous; also used by the call simulator)."""
-    engine = _engine(voice, words_per_minute)
-    pcm8, _ = resample(engine.pcm(text), engine.rate, 8000)
+    engine = _engine()
+    pcm8, _ = resample(engine.pcm(text, voice, words_per_minute), engine.rate, 8000)
     return pcm_to_ulaw(pcm8)
 
 

@@ -91,6 +91,10 @@ class FakeTwilioApi:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    @property
+    def base_url(self) -> str:
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
     def expect(self, call_sid: str) -> asyncio.Event:
         self.loop = asyncio.get_running_loop()
         self.events[call_sid] = asyncio.Event()
