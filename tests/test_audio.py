@@ -36,12 +36,14 @@ def test_espeak_speaks_telephone_audio():
     assert audioop.rms(pcm, 2) > 500  # speech, not silence
 
 
-def test_speaker_turns_a_sentence_into_whole_frames():
+def test_speaker_turns_a_sentence_into_whole_frames_five_to_a_message():
     async def collect():
         return [f async for f in Speaker(EspeakTTS()).process("Yes, we accept Cigna.")]
 
     out = asyncio.run(collect())
-    assert out and all(isinstance(f, OutAudio) and len(f.ulaw) == FRAME_BYTES for f in out)
+    assert out and all(isinstance(f, OutAudio) for f in out)
+    assert all(len(f.ulaw) == 5 * FRAME_BYTES for f in out[:-1])
+    assert 0 < len(out[-1].ulaw) <= 5 * FRAME_BYTES and len(out[-1].ulaw) % FRAME_BYTES == 0
 
 
 def test_turn_detector_finds_speech_and_the_end_of_the_turn():
