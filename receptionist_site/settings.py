@@ -176,7 +176,7 @@ ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="")
 # Dotted paths, swapped like Django's session engines.
 STT_PROVIDER = env.str(
     "STT_PROVIDER",
-    default="voice.stt.deepgram.DeepgramSTT" if DEEPGRAM_API_KEY else "voice.stt.pocketsphinx.PocketsphinxSTT",
+    default="voice.stt.deepgram.DeepgramSTT" if DEEPGRAM_API_KEY else "voice.stt.pocketsphinx_workers.PocketsphinxWorkerSTT",
 )
 TTS_PROVIDER = env.str(
     "TTS_PROVIDER",

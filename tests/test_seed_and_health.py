@@ -68,7 +68,7 @@ def test_health_detailed_reports_real_dependencies(client):
     assert body["checks"]["database"] == {"ok": True, "engine": "postgresql"}
     assert body["checks"]["channel_layer"] == {"ok": True, "backend": "RedisChannelLayer"}
     assert body["checks"]["redis"] == {"ok": True}
-    assert body["providers"]["stt"].endswith("PocketsphinxSTT")
+    assert body["providers"]["stt"].endswith("PocketsphinxWorkerSTT")
 
 
 def test_health_detailed_reports_a_dead_redis(client, settings):

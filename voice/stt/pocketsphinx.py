@@ -69,58 +69,88 @@ def model_files(vocabulary: Vocabulary) -> dict[str, str]:
     return files
 
 
+class Recogniser:
+    """One call's decoder, synchronous: the part that can run in this process or in a worker process."""
+
+    def __init__(self, files: dict[str, str]):
+        self.decoder = pocketsphinx.Decoder(samprate=16000, lm=files["free"], dict=files["dict"], logfn=os.devnull)
+        for name in SEARCHES[1:]:
+            self.decoder.add_lm_file(name, files[name])
+        self.decoder.add_lm_file("free", files["free"])
+        self.in_utterance = False
+        self.partial = ""
+
+    def begin(self, search: str) -> None:
+        if self.in_utterance:
+            self.decoder.end_utt()
+        if self.decoder.current_search() != search:
+            self.decoder.activate_search(search)
+        self.decoder.start_utt()
+        self.in_utterance = True
+        self.partial = ""
+
+    def feed(self, pcm: bytes) -> str | None:
+        """Decode a piece; the partial transcript when it changed."""
+        self.decoder.process_raw(pcm, False, False)
+        hypothesis = self.decoder.hyp()
+        text = hypothesis.hypstr if hypothesis else ""
+        if text != self.partial:
+            self.partial = text
+            return text
+        return None
+
+    def finish(self, pcm: bytes) -> str:
+        if not self.in_utterance:
+            return ""
+        if pcm:
+            self.decoder.process_raw(pcm, False, False)
+        self.decoder.end_utt()
+        self.in_utterance = False
+        hypothesis = self.decoder.hyp()
+        return hypothesis.hypstr if hypothesis else ""
+
+
 class PocketsphinxSTT(SpeechToText):
+    """Recognition on the event loop itself, in 100 ms pieces (a few ms of work each)."""
+
     sample_rate = 16000
 
     def __init__(self, *, vocabulary: Vocabulary):
         super().__init__(vocabulary=vocabulary)
-        files = model_files(vocabulary)
-        self.decoder = pocketsphinx.Decoder(
-            samprate=self.sample_rate, lm=files["free"], dict=files["dict"], logfn=os.devnull
-        )
-        for name in SEARCHES[1:]:
-            self.decoder.add_lm_file(name, files[name])
-        self.decoder.add_lm_file("free", files["free"])
+        self._files = model_files(vocabulary)
         self._search = "free"
         self._pending = bytearray()
-        self._partial = ""
-        self._in_utterance = False
+        self._started = False
+        self._open()
+
+    def _open(self) -> None:
+        self.recogniser = Recogniser(self._files)
+
+    async def _call(self, method: str, *args):
+        return getattr(self.recogniser, method)(*args)
 
     def listen_for(self, expectation: str) -> None:
         self._search = expectation if expectation in SEARCHES else "free"
 
     async def begin(self) -> None:
-        if self._in_utterance:
-            self.decoder.end_utt()
-        if self.decoder.current_search() != self._search:
-            self.decoder.activate_search(self._search)
-        self.decoder.start_utt()
-        self._in_utterance = True
         self._pending.clear()
-        self._partial = ""
+        self._started = True
+        await self._call("begin", self._search)
 
     async def feed(self, pcm: bytes) -> str | None:
-        if not self._in_utterance:
+        if not self._started:
             await self.begin()
         self._pending += pcm
         if len(self._pending) < PIECE_BYTES:
             return None
-        self.decoder.process_raw(bytes(self._pending), False, False)
+        piece = bytes(self._pending)
         self._pending.clear()
-        hypothesis = self.decoder.hyp()
-        text = hypothesis.hypstr if hypothesis else ""
-        if text != self._partial:
-            self._partial = text
-            return text
-        return None
+        return await self._call("feed", piece)
 
     async def finish(self) -> str:
-        if not self._in_utterance:
+        if not self._started:
             return ""
-        if self._pending:
-            self.decoder.process_raw(bytes(self._pending), False, False)
-            self._pending.clear()
-        self.decoder.end_utt()
-        self._in_utterance = False
-        hypothesis = self.decoder.hyp()
-        return hypothesis.hypstr if hypothesis else ""
+        piece = bytes(self._pending)
+        self._pending.clear()
+        self._started = False
+        return await self._call("finish", piece)

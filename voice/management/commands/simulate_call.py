@@ -138,6 +138,8 @@ class SimulatedCaller:
         self.last_agent_activity = time.monotonic()
         self.waiting_since: float | None = None  # the caller's last speech frame
         self.in_reply = False
+        # A caller speaks after hearing the agent (the greeting, then each answer), as people do.
+        self.agent_spoke = False
 
     async def run(self) -> CallResult:
         try:
@@ -208,6 +210,7 @@ class SimulatedCaller:
                     if self.in_reply and not self.playback:
                         self.result.late_frames += 1  # the caller's audio ran dry mid-reply
                     self.in_reply = True
+                    self.agent_spoke = True
                     self.playback += audio
                     self.agent_audio += audio
                     self.last_agent_activity = time.monotonic()
@@ -261,7 +264,7 @@ class SimulatedCaller:
             if self.result.ended_by == "socket closed":
                 return
             quiet = time.monotonic() - self.last_agent_activity
-            agent_done = not self.playback and not self.marks and quiet > AGENT_DONE_SECONDS
+            agent_done = self.agent_spoke and not self.playback and not self.marks and quiet > AGENT_DONE_SECONDS
             if not pending_speech and agent_done and self.waiting_since is None:
                 if time.monotonic() - started > 2 and not turns:
                     await asyncio.sleep(3)  # give the agent a moment to hang up by itself
@@ -273,6 +276,7 @@ class SimulatedCaller:
                 if turns:
                     await self._flush_agent_turn()
                     line = turns.pop(0)
+                    self.agent_spoke = False
                     self.result.lines.append(f"CALLER: {line}")
                     pending_speech = frames(await asyncio.to_thread(synthesize_ulaw, line))
             frame = pending_speech.pop(0) if pending_speech else SILENCE
@@ -282,6 +286,7 @@ class SimulatedCaller:
             elif self.waiting_since is not None and time.monotonic() - self.waiting_since > 10:
                 self.result.unanswered += 1
                 self.waiting_since = None
+                self.agent_spoke = True  # give up waiting; the caller carries on
             next_tick += 0.02
             delay = next_tick - time.monotonic()
             if delay > 0:
