@@ -30,16 +30,43 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def server_pids(pid: int) -> list[int]:
+    """The server and its worker processes (speech recognition runs in children)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:
+                    children.append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    return [pid, *children]
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for each in server_pids(pid):
+        try:
+            fields = _stat(each)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0
+    for each in server_pids(pid):
+        try:
+            lines = Path(f"/proc/{each}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0)
+    return total / 1024
 
 
 def main() -> int:
@@ -79,7 +106,8 @@ def main() -> int:
             summary = re.search(r"\d+ call\(s\).*", result.stdout)
             print(f"  N={calls:>2}: {summary.group(0) if summary else 'no summary: ' + result.stderr[-300:]}")
             print(f"        server CPU {cpu:.1f} s over {calls} calls of ~{wall:.0f} s: "
-                  f"{cpu / (calls * wall / 60):.2f} CPU-seconds per call-minute; peak memory {peak_rss_mb(server.pid):.0f} MB")
+                  f"{cpu / (calls * wall / 60):.2f} CPU-seconds per call-minute; peak memory {peak_rss_mb(server.pid):.0f} MB "
+                  "(server and its recognition workers)")
     finally:
         server.terminate()
         server.wait(timeout=10)
