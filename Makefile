@@ -25,9 +25,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 
 venv: $(VENV)/.runtime
 
-# The server's Twilio REST calls (hang up, transfer) go to the simulator's fake Twilio API.
+# The server's Twilio REST calls (hang up, transfer) go to the simulator's fake Twilio API, and the
+# practice clock is frozen on a Friday (the demo practice's facts are of late 2026), so "Monday" is always open.
 TWILIO_FAKE_PORT ?= 8010
-DEMO_ENV := TWILIO_API_BASE_URL=http://127.0.0.1:$(TWILIO_FAKE_PORT) PUBLIC_BASE_URL=http://$(HOST):$(PORT)
+DEMO_NOW ?= 2026-11-27T10:00:00-05:00
+DEMO_ENV := TWILIO_API_BASE_URL=http://127.0.0.1:$(TWILIO_FAKE_PORT) PUBLIC_BASE_URL=http://$(HOST):$(PORT) FROZEN_NOW=$(DEMO_NOW)
 
 demo: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput -v0
