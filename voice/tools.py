@@ -45,6 +45,7 @@ from voice.speech import say_date, say_list, say_time, say_when
 
 logger = logging.getLogger(__name__)
 
+PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -244,7 +245,7 @@ class ReceptionistTools:
         return {"appointments": [self._appointment(a) for a in upcoming]}
 
     def tool_find_slots(self, type: str, date: str = "", time: str = "", provider: str = "",
-                        earliest: bool = False, limit: int = 3) -> dict:
+                        earliest: bool = False, limit: int = 3, part_of_day: str = "") -> dict:
         """Open slots. With date and time: is it free, and if not why and the nearest alternatives.
         With a date: open times that day. With neither: the first open times from today on."""
         kind = self._type(type)
@@ -269,6 +270,9 @@ class ReceptionistTools:
             availability.open_slots(calendar, type_info(kind), start_date=first_day, end_date=last_day,
                                     now=now, provider_id=provider_id)
         )
+        hours = PARTS_OF_DAY.get(part_of_day)
+        if hours:
+            slots = [s for s in slots if hours[0] <= self._local(s.start).hour < hours[1]] or slots
         result = {"slots": [self._slot(s) for s in slots[:limit]]}
         if date and not slots:
             closed = availability.closure_reason(calendar, first_day)

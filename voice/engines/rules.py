@@ -8,6 +8,7 @@ through the tool layer and so through the scheduling engine.
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 
 from voice.engines.base import ConversationEngine
@@ -232,6 +233,8 @@ class RulesEngine(ConversationEngine):
     def _remember(self, u: Understanding) -> None:
         """Keep every slot the caller gives, whatever was asked: never ask again for what was said."""
         d = self.d
+        if u.type_key == "exam" and re.search(r"\bnew patient\b|\bfirst (visit|time)\b", u.text, re.I):
+            u.type_key = next((k for k in self._type_names if k == "new_patient_exam"), u.type_key)
         if u.type_key and d.intent not in ("cancel", "reschedule"):
             if u.type_key != d.type_key:
                 d.slot, d.offered, d.confirmed = None, [], False
@@ -426,7 +429,8 @@ class RulesEngine(ConversationEngine):
                 self._goodbye()
                 return True
             return False
-        await self._answer_questions(u)  # "book me in, and do you take Cigna?" gets both
+        # "Book me in, and do you take Cigna?" gets both (the new-patient note comes with the booking).
+        await self._answer_questions(u, skip={"new_patient_info"})
         await self._advance()
         return True
 
@@ -464,8 +468,8 @@ class RulesEngine(ConversationEngine):
 
     # -- answering questions -------------------------------------------------------------
 
-    async def _answer_questions(self, u: Understanding) -> bool:
-        intents = u.intents & set(INFO_INTENTS)
+    async def _answer_questions(self, u: Understanding, skip: frozenset | set = frozenset()) -> bool:
+        intents = (u.intents & set(INFO_INTENTS)) - set(skip)
         if u.insurance:
             intents.add("insurance")
         if not intents:
@@ -619,12 +623,10 @@ class RulesEngine(ConversationEngine):
             self.ask("What day would you like to come in?", "date_time")
             return False
         result = await self.tools.acall(
-            "find_slots", type=d.type_key, date=d.date or "", provider=d.provider_key or "", limit=6
+            "find_slots", type=d.type_key, date=d.date or "", provider=d.provider_key or "", limit=3,
+            part_of_day=d.part_of_day or "",
         )
         slots = result.get("slots", [])
-        if d.part_of_day:
-            wanted = [s for s in slots if self._part_of_day(s) == d.part_of_day]
-            slots = wanted or slots
         if not slots:
             self._offer(result.get("reason") or "I don't have anything open then.", result.get("alternatives", []))
             return False
@@ -639,11 +641,6 @@ class RulesEngine(ConversationEngine):
             "alternative",
         )
         return False
-
-    @staticmethod
-    def _part_of_day(slot: dict) -> str:
-        hour = int(slot["start"][11:13])
-        return "morning" if hour < 12 else ("afternoon" if hour < 17 else "evening")
 
     def _offer(self, reason: str, alternatives: list[dict]) -> None:
         d = self.d
