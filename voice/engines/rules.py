@@ -437,7 +437,9 @@ class RulesEngine(ConversationEngine):
     def _wants_booking(self, u: Understanding) -> bool:
         text = u.text.lower()
         strong = any(
-            w in text for w in ("book", "schedule", "appointment", "come in", "get in", "make an", "set up", "see the", "see a", "see dr", "visit")
+            w in text for w in ("book", "schedule", "appointment", "come in", "get in", "make an", "set up", "see the",
+                                "see a", "see dr", "visit", "available", "availability", "opening", "free slot",
+                                "anything free")
         )
         return strong or (u.type_key is not None and not u.intents & set(INFO_INTENTS) - {"new_patient_info"})
 
