@@ -131,7 +131,8 @@ class RulesEngine(ConversationEngine):
         d = self.d
         # Never loop: the same question a third time in a row becomes an offer of a person or a message.
         d.repeats = d.repeats + 1 if question == d.last_question else 0
-        if d.repeats >= 2 and expecting != "repair_choice":
+        # "Anything else?" after each answered question is progress, not a loop.
+        if d.repeats >= 2 and expecting not in ("repair_choice", "anything_else", "request"):
             d.misunderstood = max(d.misunderstood, 2)
             self._repair()
             return
