@@ -15,7 +15,7 @@ import collections
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pocketsphinx
 
@@ -115,19 +115,16 @@ class Recognizer:
     def __init__(self, stt: SpeechToText):
         self.stt = stt
         self._resample_state = None
-        self.partial = ""
 
     async def process(self, frame) -> Transcript | None:
         if isinstance(frame, SpeechStarted):
             self._resample_state = None
-            self.partial = ""
             await self.stt.begin()
             return None
         if isinstance(frame, SpeechAudio):
             pcm, self._resample_state = resample(frame.pcm8k, 8000, self.stt.sample_rate, self._resample_state)
             partial = await self.stt.feed(pcm)
             if partial:
-                self.partial = partial
                 return Transcript(partial, final=False)
             return None
         if isinstance(frame, SpeechEnded):
@@ -177,8 +174,6 @@ class Player:
         self.outstanding: dict[str, str] = {}  # mark name -> the sentence it closes
         self.heard: list[str] = []
         self._counter = 0
-        self.frames_sent = 0
-        self.late_frames = 0
         self.segment_open = False  # frames of a sentence sent, its mark not yet
 
     @property
@@ -189,15 +184,13 @@ class Player:
     async def play(self, frame: OutAudio) -> None:
         now = self.clock()
         if self.play_until and self.play_until < now and self.outstanding:
-            self.late_frames += 1  # the caller's queue ran dry: a gap in what they hear
-            metrics.LATE_FRAMES.inc()
+            metrics.LATE_FRAMES.inc()  # the caller's queue ran dry: a gap in what they hear
         ahead = self.play_until - now
         if ahead > self.lead:
             await asyncio.sleep(ahead - self.lead)
         self.play_until = max(self.play_until, self.clock()) + len(frame.ulaw) / 8000
         self.segment_open = True
         await self.send(frame)
-        self.frames_sent += len(frame.ulaw) // FRAME_BYTES
         metrics.FRAMES_OUT.inc(len(frame.ulaw) // FRAME_BYTES)
 
     async def end_segment(self, sentence: str) -> str:
@@ -250,7 +243,6 @@ class TurnTiming:
     engine_first_ms: float | None = None
     first_audio_ms: float | None = None
     first_frame_ms: float | None = None
-    marks: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -293,7 +285,6 @@ class PhoneCall:
         self._spoken: list[str] = []
         self._timing: TurnTiming | None = None
         self.ended = False
-        self.frames_in = 0
 
     # -- events from the phone ----------------------------------------------------------
 
@@ -302,7 +293,6 @@ class PhoneCall:
         self._respond(CallStarted())
 
     async def audio(self, ulaw: bytes) -> None:
-        self.frames_in += 1
         metrics.FRAMES_IN.inc()
         now = self.clock()
         for frame in self.detector.process(ulaw_to_pcm(ulaw), now):

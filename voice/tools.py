@@ -245,7 +245,7 @@ class ReceptionistTools:
         return {"appointments": [self._appointment(a) for a in upcoming]}
 
     def tool_find_slots(self, type: str, date: str = "", time: str = "", provider: str = "",
-                        earliest: bool = False, limit: int = 3, part_of_day: str = "") -> dict:
+                        limit: int = 3, part_of_day: str = "") -> dict:
         """Open slots. With date and time: is it free, and if not why and the nearest alternatives.
         With a date: open times that day. With neither: the first open times from today on."""
         kind = self._type(type)
