@@ -265,7 +265,10 @@ class ReceptionistTools:
             return {"available": True, "slot": self._slot(slot)}
         first_day = self._parse_date(date) if date else self.today()
         last_day = first_day if date else first_day + dt.timedelta(days=14)
-        calendar = availability_calendar(tenant=self.tenant, start_date=first_day, end_date=last_day, role=kind.role)
+        # Two weeks loaded either way: a day with nothing open needs the following days for alternatives.
+        calendar = availability_calendar(
+            tenant=self.tenant, start_date=first_day, end_date=first_day + dt.timedelta(days=14), role=kind.role
+        )
         slots = availability.distinct_times(
             availability.open_slots(calendar, type_info(kind), start_date=first_day, end_date=last_day,
                                     now=now, provider_id=provider_id)
@@ -280,8 +283,7 @@ class ReceptionistTools:
                 f"We have nothing open for a {kind.name.lower()} on {say_date(first_day)}."
             )
             later = availability.nearest_alternatives(
-                availability_calendar(tenant=self.tenant, start_date=first_day,
-                                      end_date=first_day + dt.timedelta(days=14), role=kind.role),
+                calendar,
                 type_info(kind),
                 requested=dt.datetime.combine(first_day, dt.time(9), tzinfo=self.tz),
                 now=now, provider_id=provider_id, limit=limit,
