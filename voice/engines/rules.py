@@ -235,7 +235,8 @@ class RulesEngine(ConversationEngine):
         """Keep every slot the caller gives, whatever was asked: never ask again for what was said."""
         d = self.d
         if u.type_key == "exam" and re.search(r"\bnew patient\b|\bfirst (visit|time)\b", u.text, re.I):
-            u.type_key = next((k for k in self._type_names if k == "new_patient_exam"), u.type_key)
+            if "new_patient_exam" in self._type_names:
+                u.type_key = "new_patient_exam"
         if u.type_key and d.intent not in ("cancel", "reschedule"):
             if u.type_key != d.type_key:
                 d.slot, d.offered, d.confirmed = None, [], False
