@@ -6,7 +6,10 @@ recorded in the audit trail with who made it.
 
 import datetime as dt
 
-from django.db import IntegrityError, transaction
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from bookings import availability
@@ -16,6 +19,12 @@ from tenants.models import Tenant
 from tenants.services import Actor, audit_record
 
 ALTERNATIVE_SEARCH_DAYS = 14
+# Two bookings inserting overlapping rows can each wait on the other's exclusion-constraint check;
+# PostgreSQL then aborts one with deadlock_detected (or serialization_failure). Running the whole
+# attempt again lets it see the winner and answer like any other taken slot.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+WRITE_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 class BookingError(Exception):
@@ -206,6 +215,22 @@ def _is_overlap_violation(error: IntegrityError) -> bool:
     return "appointment_no_overlap" in str(error)
 
 
+def _retrying_deadlocks(attempt: Callable[[], T]) -> T:
+    """Run a write transaction, again if the database broke a deadlock by aborting it.
+
+    Inside an outer transaction nothing can be retried: the outer one is already aborted.
+    """
+    attempts_left = WRITE_ATTEMPTS
+    while True:
+        attempts_left -= 1
+        try:
+            return attempt()
+        except OperationalError as error:
+            retryable = getattr(error.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+            if not retryable or attempts_left == 0 or transaction.get_connection().in_atomic_block:
+                raise
+
+
 def _tenant_owned(tenant: Tenant, *objects) -> None:
     for obj in objects:
         if obj is not None and obj.tenant_id != tenant.id:
@@ -226,29 +251,33 @@ def appointment_book(
 ) -> Appointment:
     now = _now(now)
     _tenant_owned(tenant, patient, appointment_type, provider)
+
+    @transaction.atomic
+    def write() -> Appointment:
+        slot = slot_check(tenant=tenant, kind=appointment_type, start=start, provider=provider, now=now)
+        _check_patient_free(patient, slot.start, slot.end)
+        appointment = Appointment.objects.create(
+            tenant=tenant,
+            patient=patient,
+            provider_id=slot.provider_id,
+            appointment_type=appointment_type,
+            start=slot.start,
+            end=slot.end,
+            source=source,
+            notes=notes,
+        )
+        audit_record(
+            actor=actor, action="create", object_type="bookings.Appointment", object_id=appointment.pk,
+            tenant=tenant, detail={"via": "appointment_book", "source": source},
+        )
+        return appointment
+
     try:
-        with transaction.atomic():
-            slot = slot_check(tenant=tenant, kind=appointment_type, start=start, provider=provider, now=now)
-            _check_patient_free(patient, slot.start, slot.end)
-            appointment = Appointment.objects.create(
-                tenant=tenant,
-                patient=patient,
-                provider_id=slot.provider_id,
-                appointment_type=appointment_type,
-                start=slot.start,
-                end=slot.end,
-                source=source,
-                notes=notes,
-            )
-            audit_record(
-                actor=actor, action="create", object_type="bookings.Appointment", object_id=appointment.pk,
-                tenant=tenant, detail={"via": "appointment_book", "source": source},
-            )
+        return _retrying_deadlocks(write)
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
         raise _raced(tenant, appointment_type, start, now, provider) from None
-    return appointment
 
 
 def appointment_reschedule(
@@ -263,31 +292,35 @@ def appointment_reschedule(
     now = _now(now)
     tenant = appointment.tenant
     _tenant_owned(tenant, provider)
+
+    @transaction.atomic
+    def write() -> Appointment:
+        current = Appointment.objects.select_for_update().select_related("appointment_type").get(pk=appointment.pk)
+        if current.status != Appointment.Status.BOOKED:
+            raise AppointmentNotChangeable(f"That appointment is {current.get_status_display().lower()}.")
+        if current.start <= now:
+            raise AppointmentNotChangeable("That appointment has already started.")
+        kind = current.appointment_type
+        slot = slot_check(
+            tenant=tenant, kind=kind, start=new_start, provider=provider, now=now,
+            ignore_appointment_id=current.pk,
+        )
+        _check_patient_free(current.patient, slot.start, slot.end, ignore_appointment_id=current.pk)
+        old = {"start": current.start.isoformat(), "provider_id": current.provider_id}
+        current.start, current.end, current.provider_id = slot.start, slot.end, slot.provider_id
+        current.save(update_fields=["start", "end", "provider", "updated_at"])
+        audit_record(
+            actor=actor, action="reschedule", object_type="bookings.Appointment", object_id=current.pk,
+            tenant=tenant, detail={"from": old, "to": {"start": slot.start.isoformat(), "provider_id": slot.provider_id}},
+        )
+        return current
+
     try:
-        with transaction.atomic():
-            current = Appointment.objects.select_for_update().select_related("appointment_type").get(pk=appointment.pk)
-            if current.status != Appointment.Status.BOOKED:
-                raise AppointmentNotChangeable(f"That appointment is {current.get_status_display().lower()}.")
-            if current.start <= now:
-                raise AppointmentNotChangeable("That appointment has already started.")
-            kind = current.appointment_type
-            slot = slot_check(
-                tenant=tenant, kind=kind, start=new_start, provider=provider, now=now,
-                ignore_appointment_id=current.pk,
-            )
-            _check_patient_free(current.patient, slot.start, slot.end, ignore_appointment_id=current.pk)
-            old = {"start": current.start.isoformat(), "provider_id": current.provider_id}
-            current.start, current.end, current.provider_id = slot.start, slot.end, slot.provider_id
-            current.save(update_fields=["start", "end", "provider", "updated_at"])
-            audit_record(
-                actor=actor, action="reschedule", object_type="bookings.Appointment", object_id=current.pk,
-                tenant=tenant, detail={"from": old, "to": {"start": slot.start.isoformat(), "provider_id": slot.provider_id}},
-            )
+        return _retrying_deadlocks(write)
     except IntegrityError as error:
         if not _is_overlap_violation(error):
             raise
         raise _raced(tenant, appointment.appointment_type, new_start, now, provider, appointment.pk) from None
-    return current
 
 
 def appointment_cancel(

@@ -2,11 +2,12 @@
 
 import datetime as dt
 import threading
+import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
-from bookings.models import AppointmentType, Provider
+from bookings.models import Appointment, AppointmentType, Provider
 from bookings.services import SlotUnavailable, appointment_book, patient_create
 from tenants.services import Actor
 
@@ -65,6 +66,82 @@ def test_twenty_concurrent_bookings_of_one_slot_yield_exactly_one(demo):
         assert cursor.fetchone()[0] == 0
         cursor.execute("SELECT count(*) FROM bookings_appointment WHERE provider_id = %s AND start = %s", [okafor.id, START])
         assert cursor.fetchone()[0] == 1
+
+
+
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def _wait_for(condition, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_aborted_by_a_deadlock_answers_slot_taken(demo):
+    """Another session holds two uncommitted rows that overlap ours from both sides: our insert waits
+    on its first row, its second insert waits on ours, and PostgreSQL aborts us to break the cycle.
+    The caller must hear that the time was taken, with alternatives, not get a database error."""
+    kind = AppointmentType.objects.get(tenant=demo, key="exam")
+    okafor = Provider.objects.get(tenant=demo, key="okafor")
+    booker, *others = [
+        patient_create(tenant=demo, first_name=f"Dead{i}", last_name="Lock", actor=Actor.system("test")) for i in range(3)
+    ]
+    first_held, go_second, second_held, go_commit = (threading.Event() for _ in range(4))
+    outcome: dict = {}
+
+    def other_session() -> None:
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:  # so that our booking is the one PostgreSQL aborts
+                    cursor.execute("SET LOCAL deadlock_timeout = '30s'")
+                for patient, offset in [(others[0], 15), (others[1], -15)]:
+                    Appointment.objects.create(
+                        tenant=demo, patient=patient, provider=okafor, appointment_type=kind,
+                        start=START + dt.timedelta(minutes=offset), end=START + dt.timedelta(minutes=offset + 30),
+                    )
+                    (first_held if offset == 15 else second_held).set()
+                    if offset == 15:
+                        go_second.wait(30)
+                go_commit.wait(30)
+        finally:
+            connections.close_all()
+
+    def our_booking() -> None:
+        try:
+            outcome["result"] = appointment_book(
+                tenant=demo, patient=booker, appointment_type=kind, start=START, provider=okafor,
+                actor=Actor(type="agent", label="call"), now=NOW,
+            )
+        except Exception as error:  # what the caller would hear, or the failure of the test
+            outcome["result"] = error
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=other_session)
+    other.start()
+    assert first_held.wait(30)
+    ours = threading.Thread(target=our_booking)
+    ours.start()
+    _wait_for(lambda: _lock_waiters() == 1)  # our insert waits on the other's first row
+    go_second.set()
+    assert second_held.wait(30)  # only after PostgreSQL aborted our first attempt
+    _wait_for(lambda: _lock_waiters() == 1 or "result" in outcome)  # our retry waits again
+    go_commit.set()
+    other.join(30)
+    ours.join(30)
+    assert not other.is_alive() and not ours.is_alive()
+
+    refused = outcome["result"]
+    assert isinstance(refused, SlotUnavailable), repr(refused)
+    assert "just taken" in str(refused) and refused.alternatives
+    assert START not in [slot.start for slot in refused.alternatives]
+    assert sorted(Appointment.objects.filter(provider=okafor, patient__in=[booker, *others]).values_list("patient_id", flat=True)) == sorted(p.pk for p in others)
 
 
 SQLITE_RACE = """
