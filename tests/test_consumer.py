@@ -6,7 +6,7 @@ import io
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
@@ -114,9 +114,9 @@ async def test_a_whole_call_greets_answers_hangs_up_and_is_recorded(call, twilio
     await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": "MZ" + "7" * 32, "stop": {"callSid": call.call_sid}})
     assert await close_code(c) == 1000
 
-    record = await sync_to_async(Call.objects.get)(pk=call.pk)
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.ended_at is not None and record.status == "completed" and record.outcome == "answered"
-    turns = await sync_to_async(list)(Turn.objects.filter(call=record).values_list("speaker", "text", "latency"))
+    turns = await database_sync_to_async(list)(Turn.objects.filter(call=record).values_list("speaker", "text", "latency"))
     assert [s for s, _, _ in turns] == ["agent", "caller", "agent"]
     assert "bye" in turns[1][1]  # recognised offline from the synthesized speech
     assert turns[2][1] == "Thank you for calling Bright Smile Dental. Goodbye!"
@@ -135,7 +135,7 @@ async def test_barge_in_clears_and_keeps_only_what_was_heard(call, twilio):
         seen.append((await c.receive_json_from(timeout=10))["event"])
     await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": "MZ" + "7" * 32, "stop": {}})
     await close_code(c)
-    turns = await sync_to_async(list)(Turn.objects.filter(call=call, speaker="agent").values_list("text", "latency"))
+    turns = await database_sync_to_async(list)(Turn.objects.filter(call=call, speaker="agent").values_list("text", "latency"))
     assert turns[0] == ("Thank you for calling Bright Smile Dental. This is the virtual receptionist.", {"interrupted": True})
 
 
@@ -150,7 +150,7 @@ async def test_keypad_zero_transfers_through_twilio(call, twilio):
     await asyncio.wait_for(transferred.wait(), 10)
     assert "<Dial>+15551119999</Dial>" in twilio.calls[call.call_sid]["Twiml"]
     await c.disconnect()
-    record = await sync_to_async(Call.objects.get)(pk=call.pk)
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.outcome == "transferred" and record.transferred_to == "+15551119999"
 
 
@@ -179,7 +179,7 @@ async def test_bad_streams_are_closed_with_a_specific_code(call, twilio, problem
         c = await open_stream(call)
         message = start_message(call, token="forged" if problem == "token" else None)
     if problem == "ended":
-        await sync_to_async(Call.objects.filter(pk=call.pk).update)(ended_at="2026-11-30T09:00:00Z")
+        await database_sync_to_async(Call.objects.filter(pk=call.pk).update)(ended_at="2026-11-30T09:00:00Z")
     if problem == "too_large":
         await c.send_json_to(start_message(call))
         await c.send_to(text_data=json.dumps(media(b"\xff" * 60_000)))
@@ -192,7 +192,7 @@ async def test_bad_streams_are_closed_with_a_specific_code(call, twilio, problem
         if output["type"] == "websocket.close":
             assert output["code"] == code
             break
-    record = await sync_to_async(Call.objects.get)(pk=call.pk)
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     if problem in {"second_start", "too_large"}:
         assert record.ended_at is not None and record.status == "completed"
 
@@ -211,5 +211,5 @@ async def test_a_caller_who_vanishes_mid_reply_leaves_a_finished_call(call, twil
             break
         await asyncio.sleep(0.1)
     assert metrics.ACTIVE_CALLS._value.get() == before  # nothing of the call left running
-    record = await sync_to_async(Call.objects.get)(pk=call.pk)
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.ended_at is not None and record.outcome == "abandoned"

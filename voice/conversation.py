@@ -9,7 +9,7 @@ import datetime as dt
 import json
 from collections.abc import AsyncIterator, Callable
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from calls.models import Call, Turn
@@ -59,7 +59,7 @@ class Conversation:
         """
         if isinstance(event, CallerText):
             self.caller_spoke = True
-            await sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.CALLER, text=event.text)
+            await database_sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.CALLER, text=event.text)
         spoken: list[str] = []
         async for output in self.engine.respond(event):
             if isinstance(output, AgentSentence):
@@ -69,12 +69,12 @@ class Conversation:
             yield output
         if spoken and record_agent:
             await self.record_agent(" ".join(spoken))
-        await sync_to_async(self._save_state)()
+        await database_sync_to_async(self._save_state)()
 
     async def record_agent(self, text: str, latency: dict | None = None, *, interrupted: bool = False) -> None:
         if interrupted:
             latency = {**(latency or {}), "interrupted": True}
-        await sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.AGENT, text=text, latency=latency)
+        await database_sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.AGENT, text=text, latency=latency)
 
     def listening_for(self) -> str:
         """What kind of answer the engine expects next, to narrow speech recognition."""
@@ -87,7 +87,7 @@ class Conversation:
     async def finish(self) -> Call:
         """End the call record with its outcome and summary (idempotent)."""
         summary = await self.engine.summarize()
-        return await sync_to_async(call_end)(
+        return await database_sync_to_async(call_end)(
             call=self.call,
             outcome=self.tools.outcome(caller_spoke=self.caller_spoke),
             summary=summary,

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from bookings import availability
@@ -114,7 +114,7 @@ class ReceptionistTools:
         return result
 
     async def acall(self, tool: str, /, **arguments) -> dict:
-        return await sync_to_async(self.call_tool, thread_sensitive=True)(tool, **arguments)
+        return await database_sync_to_async(self.call_tool)(tool, **arguments)
 
     def _local(self, instant: dt.datetime) -> dt.datetime:
         return instant.astimezone(self.tz)

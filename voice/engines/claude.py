@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator
 
 import anthropic
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 
 from voice.engines.base import ConversationEngine
@@ -237,7 +237,7 @@ class ClaudeEngine(ConversationEngine):
 
     async def _converse(self) -> AsyncIterator[Output]:
         if self._system is None:
-            self._system = await sync_to_async(system_prompt, thread_sensitive=True)(self.tools)
+            self._system = await database_sync_to_async(system_prompt)(self.tools)
         filler_said = False
         for _ in range(MAX_TOOL_ROUNDS):
             text_blocks, tool_uses, outputs_after = [], [], []
