@@ -116,6 +116,15 @@ def closure_reason(calendar: Calendar, day: dt.date) -> str | None:
     return None
 
 
+def closed_sentence(calendar: Calendar, day: dt.date) -> str | None:
+    """What to tell a caller about a day the practice is shut all day, or None when it opens."""
+    if day in calendar.closures:
+        return f"We're closed on {day:%A, %B} {day.day} for {calendar.closures[day]}."
+    if not calendar.hours.get(day.weekday()):
+        return f"We're closed on {day:%A}s."
+    return None
+
+
 def provider_intervals(calendar: Calendar, provider: ProviderInfo, day: dt.date):
     practice = calendar.hours.get(day.weekday(), ())
     if provider.hours is None:

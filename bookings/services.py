@@ -149,12 +149,7 @@ def slot_check(
     when = _spoken(start, tenant.tzinfo)
     closed = availability.closure_reason(calendar, day)
     if closed is not None:
-        reason = calendar.closures.get(day) or closed
-        message = (
-            f"We're closed on {day:%A, %B} {day.day} for {reason}." if day in calendar.closures
-            else f"Sorry, {closed}."
-        )
-        raise PracticeClosed(message, reason=reason, alternatives=alternatives)
+        raise PracticeClosed(availability.closed_sentence(calendar, day), reason=closed, alternatives=alternatives)
     if start < availability.earliest_start(calendar, info, now):
         raise TooSoon(
             f"{when} is too soon to book; we need {tenant.min_notice_minutes} minutes' notice.",

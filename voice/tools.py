@@ -278,8 +278,7 @@ class ReceptionistTools:
             slots = [s for s in slots if hours[0] <= self._local(s.start).hour < hours[1]] or slots
         result = {"slots": [self._slot(s) for s in slots[:limit]]}
         if date and not slots:
-            closed = availability.closure_reason(calendar, first_day)
-            result["reason"] = self._closed_sentence(first_day, calendar) if closed else (
+            result["reason"] = availability.closed_sentence(calendar, first_day) or (
                 f"We have nothing open for a {kind.name.lower()} on {say_date(first_day)}."
             )
             later = availability.nearest_alternatives(
@@ -290,11 +289,6 @@ class ReceptionistTools:
             )
             result["alternatives"] = [self._slot(s) for s in later]
         return result
-
-    def _closed_sentence(self, day: dt.date, calendar) -> str:
-        if day in calendar.closures:
-            return f"Sorry, we're closed on {say_date(day)} for {calendar.closures[day]}."
-        return f"Sorry, we're closed on {WEEKDAY_NAMES[day.weekday()]}s."
 
     def _start_and_provider(self, start: str, provider: str):
         return self._parse_start(start), self._provider(provider)
