@@ -155,3 +155,13 @@ def patient_appointments_upcoming(*, patient: Patient, now: dt.datetime) -> list
         .select_related("provider", "appointment_type")
         .order_by("start")
     )
+
+
+def appointment_list_by_ids(*, tenant: Tenant, ids: list[int]) -> list[Appointment]:
+    """The practice's appointments with these ids, in the order they were made."""
+    return list(
+        Appointment.objects.for_tenant(tenant)
+        .filter(pk__in=ids)
+        .select_related("appointment_type", "provider", "patient")
+        .order_by("pk")
+    )

@@ -19,6 +19,7 @@ from django.utils import timezone
 from bookings import availability
 from bookings.models import Appointment, AppointmentType, Patient, Provider
 from bookings.selectors import (
+    appointment_list_by_ids,
     availability_calendar,
     patient_appointments_upcoming,
     patient_find_by_name_and_dob,
@@ -443,11 +444,7 @@ class ReceptionistTools:
     # -- for the call record -------------------------------------------------------------
 
     def changed_appointments(self) -> list[Appointment]:
-        return list(
-            Appointment.objects.filter(pk__in=self.session.changed_appointment_ids)
-            .select_related("appointment_type", "provider", "patient")
-            .order_by("pk")
-        )
+        return appointment_list_by_ids(tenant=self.tenant, ids=self.session.changed_appointment_ids)
 
     def outcome(self, *, caller_spoke: bool) -> str:
         """What the call achieved, judged by where each appointment it touched ended up."""

@@ -321,7 +321,7 @@ def _transcribe(ulaw: bytes) -> str:
 
 def _recorded(call_sid: str) -> tuple[int | None, list[str], list[str]]:
     """The call as the server recorded it: its turns and the appointments it created or changed."""
-    from bookings.models import Appointment
+    from bookings.selectors import appointment_list_by_ids
     from calls.models import Call
 
     call = Call.objects.filter(call_sid=call_sid).first()
@@ -334,7 +334,7 @@ def _recorded(call_sid: str) -> tuple[int | None, list[str], list[str]]:
     appointments = [
         f"{a.appointment_type.name} with {a.provider.name} on {a.start.astimezone(call.tenant.tzinfo):%A, %B %d at %H:%M} "
         f"for {a.patient.full_name}: {a.status}"
-        for a in Appointment.objects.filter(pk__in=ids).select_related("appointment_type", "provider", "patient")
+        for a in appointment_list_by_ids(tenant=call.tenant, ids=ids)
     ]
     return call.pk, turns, appointments
 
