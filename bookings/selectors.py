@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import F, FloatField, Func, Q, Value
+from django.db.models import F, Func, IntegerField, Q, Value
 
 from bookings.availability import Calendar, ProviderInfo, TypeInfo
 from bookings.models import Appointment, AppointmentType, BusyBlock, Patient, Provider, ProviderHours, ProviderTimeOff
@@ -11,31 +11,45 @@ from tenants.models import BusinessHours, Closure, Tenant
 
 
 class EpochSeconds(Func):
-    """A timestamp column as seconds since 1970 UTC, computed by the database.
+    """A timestamp column, moved by some minutes, as whole seconds since 1970 UTC, computed by the database.
 
     A search loads thousands of appointment edges; turning each into a Python
-    datetime costs more than the whole availability computation.
+    datetime costs more than the whole availability computation, and so does
+    any per-row converter, so the shift happens in SQL and the result needs none.
+    Starts round down and ends round up, so a busy block never shrinks.
     """
 
-    output_field = FloatField()
+    output_field = IntegerField()
+
+    def __init__(self, column, shift_minutes=Value(0), *, round_up: bool = False):
+        super().__init__(column, shift_minutes)
+        self.round_up = round_up
+
+    def _compiled(self, compiler):
+        (column, column_params), (shift, shift_params) = (compiler.compile(e) for e in self.source_expressions)
+        return column, shift, [*column_params, *shift_params]
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra)
+        column, shift, params = self._compiled(compiler)
+        rounding = "CEIL" if self.round_up else "FLOOR"
+        return f"({rounding}(EXTRACT(EPOCH FROM {column}))::int8 + ({shift}) * 60)", params
 
     def as_sqlite(self, compiler, connection, **extra):
         # Django stores UTC datetimes in SQLite as text; 2440587.5 is the Julian day of 1970-01-01.
-        # Rounded, because julianday's float error would make back-to-back times overlap.
-        template = "ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0, 3)"
-        return self.as_sql(compiler, connection, template=template, **extra)
+        # julianday's float error is rounded away at the millisecond; integer division then rounds.
+        column, shift, params = self._compiled(compiler)
+        millis = f"CAST(ROUND((julianday({column}) - 2440587.5) * 86400000.0) AS INTEGER)"
+        seconds = f"(({millis} + 999) / 1000)" if self.round_up else f"({millis} / 1000)"
+        return f"({seconds} + ({shift}) * 60)", params
 
     def get_db_converters(self, connection):
-        return []  # both databases already return a float
+        return []  # both databases already return an integer
 
 
 def _busy_rows(queryset, before=Value(0), after=Value(0)):
     """(provider id, start, end) in epoch seconds, widened by the buffers (in minutes)."""
     return (
-        queryset.annotate(_s=EpochSeconds(F("start")) - before * 60, _e=EpochSeconds(F("end")) + after * 60)
+        queryset.annotate(_s=EpochSeconds(F("start"), -before), _e=EpochSeconds(F("end"), after, round_up=True))
         .order_by()
         .values_list("provider_id", "_s", "_e")
     )
@@ -93,7 +107,9 @@ def availability_calendar(
         status__in=Appointment.ACTIVE_STATUSES,
         start__lt=window_end,
         end__gt=window_start,
-    ).exclude(pk=ignore_appointment_id)
+    )
+    if ignore_appointment_id is not None:
+        appointments = appointments.exclude(pk=ignore_appointment_id)
     for provider_id, start, end in _busy_rows(
         appointments, F("appointment_type__buffer_before_minutes"), F("appointment_type__buffer_after_minutes")
     ):

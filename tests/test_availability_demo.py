@@ -110,3 +110,18 @@ def test_search_loads_in_a_fixed_number_of_queries(demo, django_assert_num_queri
         Provider.objects.create(tenant=demo, key=f"extra{n}", name=f"Dr. Extra {n}", role="dentist")
     with django_assert_num_queries(7):
         availability_calendar(tenant=demo, start_date=dt.date(2026, 12, 1), end_date=dt.date(2027, 2, 28))
+
+
+def test_an_external_busy_block_off_the_second_still_blocks_every_slot_it_touches(demo):
+    from bookings.models import BusyBlock
+
+    day = "2026-12-10"
+    before = local_starts(slots(demo, "exam", day, provider_key="okafor"))
+    assert {"09:30", "10:00", "10:30", "11:00"} <= before
+    BusyBlock.objects.create(
+        tenant=demo, provider=Provider.objects.get(tenant=demo, key="okafor"), source="synced calendar",
+        start=dt.datetime.fromisoformat(f"{day}T09:59:59.600-05:00"),
+        end=dt.datetime.fromisoformat(f"{day}T10:30:00.400-05:00"),
+    )
+    after = local_starts(slots(demo, "exam", day, provider_key="okafor"))
+    assert before - after == {"09:30", "10:00", "10:30"}
