@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -19,3 +20,8 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+# Everything loaded so far lives as long as the process. Moving it out of the
+# collector's reach keeps full collections short, which a 20 ms audio loop and
+# a booking search both notice as latency spikes (see benchmarks/README.md).
+gc.freeze()
