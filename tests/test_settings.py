@@ -69,3 +69,22 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_closing_a_postgresql_connection_hands_it_back_instead_of_logging_in_again():
+    """database_sync_to_async closes the connection after each voice-loop query; that must stay cheap."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        started = cursor.fetchone()[0]
+    for _ in range(20):
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_start > %s", [started]
+        )
+        assert cursor.fetchone()[0] == 0
