@@ -5,7 +5,6 @@ recorded in the audit trail with who made it.
 """
 
 import datetime as dt
-
 from collections.abc import Callable
 from typing import TypeVar
 
