@@ -55,9 +55,10 @@ talk: $(VENV)/.runtime
 services:
 	@bash .ci/test-services.sh
 
+# Room in the pool for the 20-thread booking race plus the test's own connection.
 test: $(VENV)/.dev
 	@set -e; env_lines=$$(bash .ci/test-services.sh); \
-	export $$env_lines ENVIRONMENT=test; \
+	export $$env_lines ENVIRONMENT=test DATABASE_POOL_SIZE=40; \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks print their figures; see benchmarks/README.md.
