@@ -19,7 +19,7 @@ from bookings.services import (
     appointment_reschedule,
 )
 from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, TenantScopedMixin
-from tenants.services import Actor
+from tenants.services import Actor, audit_record
 
 
 class ProviderHoursInline(TenantScopedMixin, admin.TabularInline):
@@ -65,9 +65,21 @@ class BusyBlockAdmin(TenantScopedAdmin):
 @admin.register(Patient)
 class PatientAdmin(AuditedAdminMixin, TenantScopedAdmin):
     # Encrypted columns cannot be searched or sorted by the database.
-    list_display = ["id", "__str__", "date_of_birth", "phone", "tenant"]
+    list_display = ["id", "name", "date_of_birth", "phone", "tenant"]
     list_filter = ["tenant"]
     fields = ["tenant", "first_name", "last_name", "date_of_birth", "phone", "email", "notes"]
+
+    @admin.display(description="Name")
+    def name(self, patient: Patient) -> str:
+        return patient.full_name
+
+
+class PatientChoiceField(forms.ModelChoiceField):
+    """Staff choose a patient by name: the row's own string names no one."""
+
+    def label_from_instance(self, patient: Patient) -> str:
+        born = f", born {patient.date_of_birth:%b %-d, %Y}" if patient.date_of_birth else ""
+        return f"{patient.full_name}{born}"
 
 
 def _describe(slots, tz) -> str:
@@ -143,16 +155,41 @@ class AppointmentAdminForm(forms.ModelForm):
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedAdminMixin, TenantScopedAdmin):
     form = AppointmentAdminForm
-    list_display = ["start", "end", "appointment_type", "provider", "patient", "status", "source", "tenant"]
+    list_display = ["start", "end", "appointment_type", "provider", "patient_name", "status", "source", "tenant"]
     list_filter = ["tenant", "provider", "status", "appointment_type", "start"]
     list_select_related = ["appointment_type", "provider", "patient"]
     date_hierarchy = "start"
     ordering = ["start"]
 
+    @admin.display(description="Patient")
+    def patient_name(self, appointment: Appointment) -> str:
+        return appointment.patient.full_name
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ["end", "source"]
-        return ["tenant", "patient", "appointment_type", "end", "source"]
+        return ["tenant", "patient_name", "appointment_type", "end", "source"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None:  # the patient is fixed once booked: shown by name, not offered as a choice
+            fields = [field for field in fields if field != "patient"]
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "patient":
+            kwargs["form_class"] = PatientChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        patients = context["adminform"].form.fields.get("patient")
+        if patients is not None and request.method == "GET":
+            # The choices name every patient the user may book for: that is a list of PHI.
+            tenant_ids = patients.queryset.order_by("tenant_id").values_list("tenant_id", flat=True).distinct()
+            for tenant_id in tenant_ids:
+                audit_record(actor=Actor.from_request(request), action="list", object_type="bookings.Patient",
+                             tenant=tenant_id, detail={"via": "appointment form choices"})
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

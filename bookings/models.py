@@ -10,7 +10,6 @@ from tenants.crypto import (
     normalize_phone,
     phone_blind_index,
 )
-from tenants.masking import mask_name
 from tenants.models import TenantOwned, Weekday
 
 
@@ -133,10 +132,9 @@ class Patient(TenantOwned):
         ordering = ["id"]
 
     def __str__(self):
-        return f"{self.first_name} {self.last_name}"
-
-    def __log_mask__(self) -> str:
-        return f"patient #{self.pk} ({mask_name(self.first_name, self.last_name)})"
+        # Safe wherever a string of the row ends up: log lines, the admin's history, error pages.
+        # Staff screens show `full_name` on purpose.
+        return f"Patient #{self.pk}"
 
     @property
     def full_name(self) -> str:
@@ -189,4 +187,5 @@ class Appointment(TenantOwned):
         ]
 
     def __str__(self):
-        return f"{self.appointment_type} with {self.provider} at {self.start:%Y-%m-%d %H:%M} UTC"
+        # A dated visit of a patient is PHI: the string of the row names none of it.
+        return f"Appointment #{self.pk}"

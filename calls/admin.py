@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from calls.models import Call, Message, ToolCall, Turn
 from calls.services import message_mark_handled
-from tenants.admin import AuditedAdminMixin, TenantScopedAdmin
+from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, writable_tenant_ids
 from tenants.services import Actor
 
 
@@ -40,11 +40,15 @@ class CallAdmin(AuditedAdminMixin, TenantScopedAdmin):
     list_filter = ["tenant", "channel", "status", "outcome"]
     date_hierarchy = "started_at"
     fields = [
-        "tenant", "channel", "call_sid", "caller_number", "dialled_number", "patient", "engine",
+        "tenant", "channel", "call_sid", "caller_number", "dialled_number", "patient_name", "engine",
         "started_at", "ended_at", "status", "outcome", "transferred_to", "fell_back_to_rules", "summary",
     ]
     readonly_fields = fields
     inlines = [TurnInline, ToolCallInline]
+
+    @admin.display(description="Patient")
+    def patient_name(self, call: Call) -> str:
+        return call.patient.full_name if call.patient_id else "-"
 
     def has_add_permission(self, request, *args):
         return False
@@ -64,8 +68,14 @@ class MessageAdmin(AuditedAdminMixin, TenantScopedAdmin):
     def has_add_permission(self, request, *args):
         return False
 
-    @admin.action(description="Mark selected messages as handled")
+    @admin.action(description="Mark selected messages as handled", permissions=["change"])
     def mark_handled(self, request, queryset):
-        for message in queryset.filter(status=Message.Status.NEW):
-            message_mark_handled(message=message, actor=Actor.from_request(request))
-        self.message_user(request, "Marked as handled.", messages.SUCCESS)
+        actor = Actor.from_request(request)
+        allowed = writable_tenant_ids(request)
+        new = list(queryset.filter(status=Message.Status.NEW).select_related("tenant"))
+        writable = [m for m in new if request.user.is_superuser or m.tenant_id in allowed]
+        for message in writable:
+            message_mark_handled(message=message, actor=actor)
+        self.message_user(request, f"Marked {len(writable)} as handled.", messages.SUCCESS)
+        if len(writable) < len(new):
+            self.message_user(request, "Messages of practices where you can only view were left as they were.", messages.WARNING)

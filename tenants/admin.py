@@ -6,7 +6,7 @@ another practice's object answers 404 (and is audited). Superusers see all.
 """
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
 from tenants.models import (
@@ -18,29 +18,34 @@ from tenants.models import (
     Tenant,
     TenantOwned,
 )
-from tenants.services import Actor, audit_record
-
-WRITE_ROLES = {StaffMembership.Role.OWNER, StaffMembership.Role.FRONT_DESK}
-
+from tenants.selectors import staff_roles_by_tenant
+from tenants.services import OWNER_ONLY_FIELDS, WRITE_ROLES, Actor, audit_record, practice_update
 
 def _memberships(request) -> dict[int, str]:
     """tenant id -> role for the requesting user, looked up once per request."""
     if not hasattr(request, "_tenant_roles"):
-        request._tenant_roles = dict(
-            StaffMembership.objects.filter(user=request.user).values_list("tenant_id", "role")
-        )
+        request._tenant_roles = staff_roles_by_tenant(user=request.user)
     return request._tenant_roles
 
 
+def writable_tenant_ids(request) -> set[int]:
+    return {tenant_id for tenant_id, role in _memberships(request).items() if role in WRITE_ROLES}
+
+
 def _scope_related(db_field, request, kwargs) -> None:
+    # Choices only ever serve a write, so they come from practices where the user may write.
     if request.user.is_superuser:
         return
-    tenant_ids = _memberships(request).keys()
+    tenant_ids = writable_tenant_ids(request)
     related = db_field.related_model
     if related is Tenant:
         kwargs["queryset"] = Tenant.objects.filter(pk__in=tenant_ids)
     elif issubclass(related, TenantOwned):
         kwargs["queryset"] = related._default_manager.filter(tenant__in=tenant_ids)
+
+
+def _tenant_id_of(obj) -> int | None:
+    return obj.pk if isinstance(obj, Tenant) else getattr(obj, "tenant_id", None)
 
 
 class TenantScopedMixin:
@@ -63,13 +68,14 @@ class TenantScopedMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _role_allows_write(self, request, obj=None) -> bool:
+        """A write needs a writing role in the practice of the row; with no row yet, in some practice."""
+        if request.user.is_superuser:
+            return True
         if not self.staff_can_edit:
             return False
-        roles = _memberships(request)
         if obj is not None:
-            tenant_id = obj.pk if isinstance(obj, Tenant) else getattr(obj, "tenant_id", None)
-            return roles.get(tenant_id) in WRITE_ROLES
-        return any(role in WRITE_ROLES for role in roles.values())
+            return _tenant_id_of(obj) in writable_tenant_ids(request)
+        return bool(writable_tenant_ids(request))
 
     def has_module_permission(self, request):
         if request.user.is_superuser:
@@ -80,13 +86,13 @@ class TenantScopedMixin:
         return self.has_module_permission(request)
 
     def has_add_permission(self, request, *args):
+        # An inline is asked with its parent row: adding to it is a write in the parent's practice.
+        parent = args[0] if args else None
         if request.user.is_superuser:
             return True
-        return self.model is not Tenant and self.has_module_permission(request) and self._role_allows_write(request)
+        return self.model is not Tenant and self.has_module_permission(request) and self._role_allows_write(request, parent)
 
     def has_change_permission(self, request, obj=None):
-        if request.user.is_superuser:
-            return True
         return self.has_module_permission(request) and self._role_allows_write(request, obj)
 
     def has_delete_permission(self, request, obj=None):
@@ -113,6 +119,19 @@ class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
             filters.append(entry)
         return filters
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        # A row stays in the practice it was created in (its related rows are that practice's).
+        if obj is not None and self.model is not Tenant and "tenant" not in readonly:
+            readonly.append("tenant")
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        # The form offers only writable practices; this holds even if a form forgets to.
+        if not self._role_allows_write(request, obj):
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)
+
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:
@@ -123,41 +142,65 @@ class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
         except (ValidationError, ValueError):
             elsewhere = None
         if elsewhere is not None:
-            tenant = elsewhere if isinstance(elsewhere, Tenant) else getattr(elsewhere, "tenant", None)
-            audit_record(
-                actor=Actor.from_request(request),
-                action="access_denied",
-                object_type=self.model._meta.label,
-                object_id=elsewhere.pk,
-                tenant=tenant,
-                detail={"path": request.path},
-            )
+            # Filed with the actor's practices: the other practice learns nothing about who tried.
+            for tenant_id in sorted(_memberships(request)) or [None]:
+                audit_record(
+                    actor=Actor.from_request(request),
+                    action="access_denied",
+                    object_type=self.model._meta.label,
+                    object_id=elsewhere.pk,
+                    tenant=tenant_id,
+                    detail={"path": request.path},
+                )
         raise Http404(f"No {self.model._meta.verbose_name} with that id in your practice.")
 
 
 class AuditedAdminMixin:
-    """Records who listed, opened, created, changed or deleted rows that hold PHI."""
+    """Records who listed, opened, created, changed or deleted rows that hold PHI.
 
-    def _audit(self, request, action, obj=None, **detail):
+    Every event is filed under a practice, so each practice's audit trail shows
+    its own staff's activity: a row's events under the row's practice, a list
+    under each practice whose rows it showed.
+    """
+
+    def _audit(self, request, action, obj=None, *, tenant_id=None, **detail):
         audit_record(
             actor=Actor.from_request(request),
             action=action,
             object_type=self.model._meta.label,
             object_id=obj.pk if obj is not None else None,
-            tenant=getattr(obj, "tenant", None) if obj is not None else None,
+            tenant=obj.tenant_id if obj is not None else tenant_id,
             detail=detail,
         )
+
+    def _audit_list(self, request, tenant_ids, **detail) -> None:
+        for tenant_id in sorted(tenant_ids) or sorted(_memberships(request)) or [None]:
+            self._audit(request, "list", tenant_id=tenant_id, **detail)
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         if request.method == "GET" and getattr(response, "status_code", None) == 200:
-            self._audit(request, "list", query=request.GET.urlencode())
+            changelist = getattr(response, "context_data", {}).get("cl")
+            shown = {row.tenant_id for row in changelist.result_list} if changelist is not None else set()
+            self._audit_list(request, shown, query=request.GET.urlencode())
         return response
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if change and obj is not None and request.method == "GET":
             self._audit(request, "view", obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def history_view(self, request, object_id, extra_context=None):
+        response = super().history_view(request, object_id, extra_context)
+        if getattr(response, "status_code", None) == 200:
+            self._audit(request, "view", response.context_data["object"], page="history")
+        return response
+
+    def delete_view(self, request, object_id, extra_context=None):
+        response = super().delete_view(request, object_id, extra_context)
+        if request.method == "GET" and getattr(response, "status_code", None) == 200:
+            self._audit(request, "view", response.context_data["object"], page="delete confirmation")
+        return response
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -187,8 +230,24 @@ class ClosureInline(TenantScopedMixin, admin.TabularInline):
 class TenantAdmin(TenantScopedAdmin):
     list_display = ["name", "slug", "timezone", "is_active"]
     search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
     inlines = [BusinessHoursInline, ClosureInline]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj is not None else {"slug": ["name"]}
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser and _memberships(request).get(obj.pk) != StaffMembership.Role.OWNER:
+            readonly += sorted(OWNER_ONLY_FIELDS)
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        practice_update(
+            tenant=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}, actor=Actor.from_request(request)
+        )
 
 
 @admin.register(PhoneNumber)

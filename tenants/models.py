@@ -79,7 +79,12 @@ class TenantQuerySet(models.QuerySet):
 
 
 class TenantOwned(models.Model):
-    """Base for every row a practice owns; `objects.for_tenant(t)` scopes it."""
+    """Base for every row a practice owns; `objects.for_tenant(t)` scopes it.
+
+    A row stays in the practice it was created in, and every row it points at
+    belongs to that same practice: `clean()` enforces both, so every form and
+    every service that validates before saving gets the rule.
+    """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
 
@@ -87,6 +92,36 @@ class TenantOwned(models.Model):
 
     class Meta:
         abstract = True
+
+    def other_practice_fields(self) -> list[str]:
+        """Names of this row's foreign keys that point at another practice's rows."""
+        wrong = []
+        for field in self._meta.concrete_fields:
+            related = field.related_model
+            if not field.is_relation or field.name == "tenant" or not issubclass(related, TenantOwned):
+                continue
+            related_id = getattr(self, field.attname)
+            if related_id is None:
+                continue
+            cached = field.get_cached_value(self, default=None)
+            if cached is not None and cached.pk == related_id:
+                tenant_id = cached.tenant_id
+            else:
+                tenant_id = related._base_manager.filter(pk=related_id).values_list("tenant_id", flat=True).first()
+            if tenant_id is not None and tenant_id != self.tenant_id:
+                wrong.append(field.name)
+        return wrong
+
+    def clean(self):
+        super().clean()
+        if self.tenant_id is None:
+            return  # the tenant field reports its own error
+        if not self._state.adding and type(self)._base_manager.filter(pk=self.pk).exclude(tenant_id=self.tenant_id).exists():
+            raise ValidationError("A record cannot move to another practice.")
+        wrong = self.other_practice_fields()
+        if wrong:
+            names = ", ".join(str(self._meta.get_field(name).verbose_name) for name in wrong)
+            raise ValidationError(f"Belongs to another practice: {names}. Choose one of this practice's own.")
 
 
 class PhoneNumber(TenantOwned):

@@ -9,9 +9,10 @@ def tenant_for_number(*, number: str) -> Tenant | None:
     return phone.tenant if phone else None
 
 
-def staff_tenant_ids(*, user: AbstractBaseUser) -> set[int]:
-    return set(StaffMembership.objects.filter(user=user).values_list("tenant_id", flat=True))
+def staff_roles_by_tenant(*, user: AbstractBaseUser) -> dict[int, str]:
+    """tenant id -> the user's role there."""
+    return dict(StaffMembership.objects.filter(user=user).values_list("tenant_id", "role"))
 
 
-def staff_roles(*, user: AbstractBaseUser) -> set[str]:
-    return set(StaffMembership.objects.filter(user=user).values_list("role", flat=True))
+def staff_role(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
+    return StaffMembership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
