@@ -42,6 +42,11 @@ class Call(TenantOwned):
     # restart. Encrypted: it holds what the caller said about themselves.
     state = EncryptedTextField(blank=True)
     fell_back_to_rules = models.BooleanField(default=False)
+    # The conversation recorded its own outcome and summary. Twilio's status callback may end
+    # the call first (as abandoned); the conversation's ending, arriving later, still counts.
+    conversation_finished = models.BooleanField(default=False)
+    # The one media stream this call accepted; a second stream for the call is refused.
+    stream_sid = models.CharField(max_length=64, blank=True)
     twilio_status = models.CharField(max_length=20, blank=True)
     duration_seconds = models.PositiveIntegerField(null=True, blank=True)
     recording_sid = models.CharField(max_length=64, blank=True)

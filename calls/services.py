@@ -2,17 +2,37 @@
 
 import json
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from calls.models import Call, Message, OutboundMessage, ToolCall, Turn
 from tenants.models import Tenant
-from tenants.services import Actor, audit_record
+from tenants.services import WRITE_ROLES, Actor, actor_role_check, audit_record
+
+
+class MissingSid(ValueError):
+    """A Twilio callback without the SID that says which call or message it is about."""
+
+
+class CallNotFound(Exception):
+    pass
 
 
 class CallAlreadyEnded(Exception):
     pass
+
+
+class StreamAlreadyAttached(Exception):
+    """The call already has its media stream; Twilio never opens a second one."""
+
+
+def _sid_required(sid: str, name: str) -> str:
+    # A blank SID would match every row whose SID is blank (calls placed over `talk`).
+    if not sid or not sid.strip():
+        raise MissingSid(f"{name} is missing.")
+    return sid.strip()
 
 
 def call_start(
@@ -77,13 +97,20 @@ def call_end(
     status: str = Call.Status.COMPLETED,
     fell_back_to_rules: bool | None = None,
 ) -> Call:
-    """Finalise a call once; ending it again (a retried webhook, a late hang-up) changes nothing."""
+    """Record the conversation's ending once; ending it again (a late hang-up) changes nothing.
+
+    Twilio's status callback may have ended the call already, as abandoned, when the media
+    stream's `stop` was still on its way: the conversation's own outcome and summary replace
+    that guess, and the end time and status Twilio reported stay.
+    """
     with transaction.atomic():
         current = Call.objects.select_for_update().get(pk=call.pk)
-        if current.ended_at is not None:
+        if current.conversation_finished:
             return current
-        current.ended_at = timezone.now()
-        current.status = status
+        if current.ended_at is None:
+            current.ended_at = timezone.now()
+            current.status = status
+        current.conversation_finished = True
         current.outcome = outcome
         current.summary = summary
         current.transferred_to = transferred_to
@@ -106,20 +133,26 @@ def message_create(
     about = about.strip()
     if not about:
         raise ValueError("A message needs some text.")
+    message = Message(
+        tenant=tenant,
+        call=call,
+        caller_name=caller_name.strip(),
+        callback_number=callback_number.strip(),
+        about=about,
+        for_whom=for_whom.strip(),
+    )
+    try:
+        message.full_clean()  # among others: the call is this practice's
+    except ValidationError as error:
+        raise ValueError(" ".join(error.messages)) from None
     with transaction.atomic():
-        message = Message.objects.create(
-            tenant=tenant,
-            call=call,
-            caller_name=caller_name.strip(),
-            callback_number=callback_number.strip(),
-            about=about,
-            for_whom=for_whom.strip(),
-        )
+        message.save()
         audit_record(actor=actor, action="create", object_type="calls.Message", object_id=message.pk, tenant=tenant)
     return message
 
 
 def message_mark_handled(*, message: Message, actor: Actor) -> Message:
+    actor_role_check(actor=actor, tenant=message.tenant, roles=WRITE_ROLES, doing="mark messages as handled")
     with transaction.atomic():
         message.status = Message.Status.HANDLED
         message.handled_at = timezone.now()
@@ -129,22 +162,41 @@ def message_mark_handled(*, message: Message, actor: Actor) -> Message:
 
 
 def call_from_incoming(*, tenant: Tenant, call_sid: str, caller_number: str, dialled_number: str, engine: str) -> Call:
-    """The call for Twilio's incoming-call webhook; a retried webhook gets the same call back."""
+    """The call for Twilio's incoming-call webhook; a retried webhook, even a simultaneous one, gets the same call."""
+    call, _ = Call.objects.get_or_create(
+        call_sid=_sid_required(call_sid, "CallSid"),
+        defaults={"tenant": tenant, "channel": Call.Channel.PHONE, "caller_number": caller_number,
+                  "dialled_number": dialled_number, "engine": engine},
+    )
+    return call
+
+
+def call_stream_attach(*, call_id: int, call_sid: str, stream_sid: str) -> Call:
+    """Bind the call's one media stream to it, atomically: of two streams for one call, one wins."""
+    stream_sid = _sid_required(stream_sid, "streamSid")
     with transaction.atomic():
-        existing = Call.objects.select_for_update().filter(call_sid=call_sid).first()
-        if existing is not None:
-            return existing
-        return call_start(
-            tenant=tenant, channel=Call.Channel.PHONE, caller_number=caller_number,
-            dialled_number=dialled_number, call_sid=call_sid, engine=engine,
+        call = (
+            Call.objects.select_for_update().select_related("tenant")
+            .filter(pk=call_id, call_sid=_sid_required(call_sid, "callSid"), tenant__is_active=True).first()
         )
+        if call is None:
+            raise CallNotFound(f"No live call {call_id} with that CallSid.")
+        if call.ended_at is not None:
+            raise CallAlreadyEnded(f"Call {call_id} has ended.")
+        if call.stream_sid:
+            raise StreamAlreadyAttached(f"Call {call_id} already has its media stream.")
+        call.stream_sid = stream_sid
+        call.save(update_fields=["stream_sid"])
+    return call
 
 
 TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 
 
 def call_status_update(*, call_sid: str, status: str, duration: int | None = None) -> Call | None:
-    """Twilio's status callback; idempotent, and a call already finalised keeps its outcome."""
+    """Twilio's status callback; idempotent. It ends a call the conversation has not ended yet,
+    as abandoned until the conversation says otherwise (see call_end)."""
+    call_sid = _sid_required(call_sid, "CallSid")
     with transaction.atomic():
         call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
         if call is None:
@@ -161,6 +213,7 @@ def call_status_update(*, call_sid: str, status: str, duration: int | None = Non
 
 
 def call_recording_update(*, call_sid: str, recording_sid: str, url: str, duration: int | None) -> Call | None:
+    call_sid = _sid_required(call_sid, "CallSid")
     with transaction.atomic():
         call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
         if call is None:
@@ -171,6 +224,7 @@ def call_recording_update(*, call_sid: str, recording_sid: str, url: str, durati
 
 
 def sms_status_update(*, message_sid: str, status: str, error_code: str = "") -> OutboundMessage | None:
+    message_sid = _sid_required(message_sid, "MessageSid")
     with transaction.atomic():
         message = OutboundMessage.objects.select_for_update().filter(message_sid=message_sid).first()
         if message is None:

@@ -4,6 +4,7 @@ Twilio cannot be reached from development machines; TWILIO_API_BASE_URL points
 the official SDK at another host (the tests' fake) through its http_client.
 """
 
+import datetime as dt
 import logging
 
 from django.conf import settings
@@ -21,9 +22,21 @@ TWILIO_API = "https://api.twilio.com"
 CALL_NOT_IN_PROGRESS = 20404  # Twilio's "not found": the call already ended
 
 
-def stream_token_issue(*, call_id: int, call_sid: str) -> str:
+class _IssuedAtSigner(signing.TimestampSigner):
+    """Stamps tokens with a given time instead of now, so one call always gets one token."""
+
+    def __init__(self, *, issued_at: dt.datetime, **kwargs):
+        super().__init__(**kwargs)
+        self.issued_at = issued_at
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(self.issued_at.timestamp()))
+
+
+def stream_token_issue(*, call_id: int, call_sid: str, issued_at: dt.datetime) -> str:
     """Short-lived proof that Twilio's stream belongs to the call our webhook answered."""
-    return signing.dumps({"call": call_id, "sid": call_sid}, salt=TOKEN_SALT, compress=True)
+    signer = _IssuedAtSigner(issued_at=issued_at, salt=TOKEN_SALT)
+    return signer.sign_object({"call": call_id, "sid": call_sid}, compress=True)
 
 
 def stream_token_valid(token: str, *, call_id: int, call_sid: str) -> bool:

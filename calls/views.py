@@ -10,13 +10,19 @@ import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from calls.services import call_from_incoming, call_recording_update, call_status_update, sms_status_update
+from calls.services import (
+    MissingSid,
+    call_from_incoming,
+    call_recording_update,
+    call_status_update,
+    sms_status_update,
+)
 from calls.telephony import stream_token_issue
 from tenants.selectors import tenant_for_number
 
@@ -44,7 +50,11 @@ def twilio_webhook(view):
         if not signature_valid(request):
             logger.warning("refused a Twilio webhook with a bad or missing signature: %s", request.path)
             return HttpResponseForbidden("Invalid Twilio signature.")
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except MissingSid as error:
+            logger.warning("refused a Twilio webhook without its SID: %s (%s)", request.path, error)
+            return HttpResponseBadRequest(str(error))
 
     return wrapper
 
@@ -65,7 +75,7 @@ def incoming_call(request):
     to, caller, call_sid = request.POST.get("To", ""), request.POST.get("From", ""), request.POST.get("CallSid", "")
     tenant = tenant_for_number(number=to)
     response = VoiceResponse()
-    if tenant is None or not call_sid:
+    if tenant is None:
         response.say("Sorry, this number is not in service. Goodbye.")
         response.hangup()
         return twiml(response)
@@ -83,7 +93,8 @@ def incoming_call(request):
     scheme = "ws" if urlsplit(base).scheme == "http" else "wss"
     connect = response.connect()
     stream = connect.stream(url=f"{scheme}://{host}/media-stream/{call.pk}/")
-    stream.parameter(name="token", value=stream_token_issue(call_id=call.pk, call_sid=call_sid))
+    # Issued as of the call's creation, so a retried webhook answers exactly the same TwiML.
+    stream.parameter(name="token", value=stream_token_issue(call_id=call.pk, call_sid=call.call_sid, issued_at=call.started_at))
     stream.parameter(name="callSid", value=call_sid)
     return twiml(response)
 

@@ -22,6 +22,7 @@ from voice.tts.espeak import synthesize_ulaw
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 SILENCE = b"\xff" * 160
+STREAM = "MZ" + "7" * 32
 APP = URLRouter(websocket_urlpatterns)
 
 
@@ -52,7 +53,7 @@ def start_message(call, token=None, sid=None):
     return {
         "event": "start", "sequenceNumber": "1", "streamSid": "MZ" + "7" * 32,
         "start": {"accountSid": "AC1", "streamSid": "MZ" + "7" * 32, "callSid": sid, "tracks": ["inbound"],
-                  "customParameters": {"token": token or stream_token_issue(call_id=call.pk, call_sid=sid), "callSid": sid},
+                  "customParameters": {"token": token or stream_token_issue(call_id=call.pk, call_sid=sid, issued_at=call.started_at), "callSid": sid},
                   "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
     }
 
@@ -162,9 +163,9 @@ async def test_junk_before_and_during_the_stream_is_ignored(call, twilio):
     await c.send_json_to(["a", "list"])
     await c.send_to(bytes_data=b"\x00\x01")
     await c.send_json_to(start_message(call))
-    await c.send_json_to({"event": "media", "streamSid": "MZ", "media": {"payload": "***not base64***"}})
-    await c.send_json_to({"event": "media", "streamSid": "MZ"})
-    await c.send_json_to({"event": "mark", "mark": {"name": "never-sent"}})
+    await c.send_json_to({"event": "media", "streamSid": STREAM, "media": {"payload": "***not base64***"}})
+    await c.send_json_to({"event": "media", "streamSid": STREAM})
+    await c.send_json_to({"event": "mark", "streamSid": STREAM, "mark": {"name": "never-sent"}})
     messages = await until_mark(c)  # the call carries on: the greeting still arrives
     assert messages[-1]["mark"]["name"] == "reply-1"
     await c.disconnect()
@@ -174,7 +175,7 @@ async def test_junk_before_and_during_the_stream_is_ignored(call, twilio):
 async def test_bad_streams_are_closed_with_a_specific_code(call, twilio, problem, code):
     if problem == "call":
         c = await open_stream(call, "/media-stream/999999/")
-        message = start_message(call, token=stream_token_issue(call_id=999999, call_sid=call.call_sid))
+        message = start_message(call, token=stream_token_issue(call_id=999999, call_sid=call.call_sid, issued_at=call.started_at))
     else:
         c = await open_stream(call)
         message = start_message(call, token="forged" if problem == "token" else None)
@@ -213,3 +214,61 @@ async def test_a_caller_who_vanishes_mid_reply_leaves_a_finished_call(call, twil
     assert metrics.ACTIVE_CALLS._value.get() == before  # nothing of the call left running
     record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.ended_at is not None and record.outcome == "abandoned"
+
+
+async def test_a_call_takes_one_stream_and_refuses_a_second(call, twilio):
+    first = await open_stream(call)
+    await first.send_json_to(start_message(call))
+    await until_mark(first)  # the first stream's call is under way
+    second = await open_stream(call)
+    await second.send_json_to(start_message(call))  # the same token, a second socket
+    assert await close_code(second) == 4423
+    await until_mark(first)  # the first carries on
+    await first.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM, "stop": {}})
+    await close_code(first)
+    texts = await database_sync_to_async(list)(Turn.objects.filter(call=call, speaker="agent").values_list("text", flat=True))
+    assert sum("Thank you for calling" in text for text in texts) == 1
+
+
+async def test_a_socket_that_never_starts_is_closed(call, twilio, settings):
+    settings.VOICE_STREAM_START_SECONDS = 0.5
+    silent = await open_stream(call)  # sends `connected`, then nothing
+    assert await close_code(silent, timeout=5) == 4408
+    junk = await open_stream(call)
+    await junk.send_json_to(media(SILENCE))
+    await junk.send_json_to(start_message(call, token="forged-token"))  # a refused start starts nothing
+    assert await close_code(junk, timeout=5) == 4401
+
+
+async def test_media_for_another_stream_is_refused(call, twilio):
+    c = await open_stream(call)
+    await c.send_json_to(start_message(call))
+    await until_mark(c)
+    foreign = media(SILENCE)
+    foreign["streamSid"] = "MZ" + "8" * 32
+    await c.send_json_to(foreign)
+    while True:
+        output = await c.receive_output(timeout=15)
+        if output["type"] == "websocket.close":
+            assert output["code"] == 4421
+            break
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.ended_at is not None
+
+
+@pytest.mark.parametrize("media_format", [
+    {"encoding": "audio/l16", "sampleRate": 16000, "channels": 1},
+    {"encoding": "audio/x-mulaw", "sampleRate": 16000, "channels": 1},
+    None,
+])
+async def test_a_stream_in_another_audio_format_is_refused(call, twilio, media_format):
+    c = await open_stream(call)
+    message = start_message(call)
+    if media_format is None:
+        del message["start"]["mediaFormat"]
+    else:
+        message["start"]["mediaFormat"] = media_format
+    await c.send_json_to(message)
+    assert await close_code(c) == 4415
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.stream_sid == "" and record.ended_at is None  # nothing started; the real stream may still come

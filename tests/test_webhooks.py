@@ -8,6 +8,7 @@ from django.core.management import call_command
 from twilio.request_validator import RequestValidator
 
 from calls.models import Call, OutboundMessage
+from calls.services import call_end
 from calls.telephony import stream_token_valid
 from tenants.models import Tenant
 
@@ -124,3 +125,84 @@ def test_recording_practices_say_the_consent_line_first(client, demo_practice):
 def test_get_is_not_allowed_and_health_answers(client):
     assert client.get("/api/webhooks/incoming-call").status_code == 405
     assert client.get("/api/webhooks/health").json()["signatures_checked"] is True
+
+
+@pytest.mark.parametrize("path,params", [
+    ("/api/webhooks/call-status", {"CallSid": "", "CallStatus": "failed", "CallDuration": "999"}),
+    ("/api/webhooks/call-status", {"CallStatus": "failed", "CallDuration": "999"}),
+    ("/api/webhooks/recording-status", {"CallSid": "", "RecordingSid": "RE9", "RecordingUrl": "https://x/rec", "RecordingDuration": "9"}),
+    ("/api/webhooks/sms-status", {"MessageSid": "", "MessageStatus": "failed"}),
+    ("/api/webhooks/incoming-call", {**INCOMING, "CallSid": ""}),
+])
+def test_a_signed_callback_without_its_sid_is_refused_and_changes_nothing(client, demo_practice, path, params):
+    text_call = Call.objects.create(tenant=demo_practice, channel=Call.Channel.TEXT)  # a `talk` call: blank SID
+    sms = OutboundMessage.objects.create(tenant=demo_practice, to_number="+15551110001", body="Hi", message_sid="")
+    response = post(client, path, params)
+    assert response.status_code == 400
+    text_call.refresh_from_db(), sms.refresh_from_db()
+    assert (text_call.status, text_call.duration_seconds, text_call.recording_url, text_call.ended_at) == ("in_progress", None, "", None)
+    assert sms.status == "queued"
+    assert Call.objects.count() == 1
+
+
+def _stream_ends(call: Call):
+    return call_end(call=call, outcome=Call.Outcome.BOOKED, summary="Booked a cleaning for Monday at 9 AM.")
+
+
+@pytest.mark.parametrize("order", ["status first", "stream first"])
+def test_either_order_of_hang_up_and_stream_end_keeps_the_true_outcome(client, demo_practice, order):
+    post(client, "/api/webhooks/incoming-call", INCOMING)
+    call = Call.objects.get(call_sid="CA0001")
+    completed = {"CallSid": "CA0001", "CallStatus": "completed", "CallDuration": "61"}
+    if order == "status first":
+        post(client, "/api/webhooks/call-status", completed)
+        _stream_ends(call)
+    else:
+        _stream_ends(call)
+        post(client, "/api/webhooks/call-status", completed)
+    post(client, "/api/webhooks/call-status", completed)  # a retry changes nothing
+    call.refresh_from_db()
+    assert (call.outcome, call.summary, call.status) == ("booked", "Booked a cleaning for Monday at 9 AM.", "completed")
+    assert (call.twilio_status, call.duration_seconds) == ("completed", 61) and call.ended_at is not None
+    call_end(call=call, outcome=Call.Outcome.ABANDONED, summary="late")
+    call.refresh_from_db()
+    assert call.outcome == "booked"  # the conversation's ending is recorded once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_retries_of_the_incoming_call_get_the_same_call_and_twiml(demo_practice, monkeypatch):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    # Both requests have looked for the call and found none before either inserts it:
+    # the race two simultaneous deliveries of one webhook can run.
+    both_looked = threading.Barrier(2, timeout=20)
+    save = Call.save
+
+    def save_after_both_looked(self, *args, **kwargs):
+        if self._state.adding:
+            both_looked.wait()
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Call, "save", save_after_both_looked)
+    answers, errors = [], []
+
+    def webhook():
+        try:
+            answers.append(post(Client(), "/api/webhooks/incoming-call", INCOMING))
+        except Exception as error:  # the test client re-raises what a server would answer 500 to
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=webhook) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].content == answers[1].content
+    assert Call.objects.filter(call_sid="CA0001").count() == 1

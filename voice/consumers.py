@@ -4,9 +4,12 @@ Twilio's upgrade carries no Origin header, so this route sits outside
 AllowedHostsOriginValidator; it is authenticated by the signed token our
 incoming-call webhook put in the <Stream>'s parameters, checked on `start`.
 Bad input is logged and ignored, or closes the socket with a specific code;
-the call record always ends consistent.
+the call record always ends consistent. A call takes one stream, a socket
+must send a valid `start` within VOICE_STREAM_START_SECONDS, and after it
+every message must carry that stream's SID.
 """
 
+import asyncio
 import base64
 import binascii
 import json
@@ -18,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from calls.models import Call
+from calls.services import CallAlreadyEnded, CallNotFound, StreamAlreadyAttached, call_stream_attach
 from calls.telephony import call_hang_up, call_transfer, stream_token_valid
 from tenants.models import Tenant
 from voice.conversation import Conversation
@@ -29,12 +33,19 @@ from voice.vocabulary import vocabulary_for
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 64 * 1024
+# The only audio Twilio's bidirectional streams carry, and the only audio the loop decodes.
+MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
 CLOSE_BAD_START = 4400
 CLOSE_BAD_TOKEN = 4401
 CLOSE_UNKNOWN_CALL = 4404
+CLOSE_NO_START = 4408
 CLOSE_SECOND_START = 4409
 CLOSE_CALL_ENDED = 4410
 CLOSE_TOO_LARGE = 4413
+CLOSE_BAD_FORMAT = 4415
+CLOSE_FOREIGN_STREAM = 4421
+CLOSE_STREAM_TAKEN = 4423
+STREAM_EVENTS = {"media", "dtmf", "mark", "stop"}
 
 
 class TwilioTelephony(Telephony):
@@ -54,14 +65,10 @@ class TwilioTelephony(Telephony):
             logger.exception("could not transfer call %s", self.call_sid)
 
 
-def _live_call(call_id: int, call_sid: str) -> tuple[Call | None, Conversation | None, object]:
-    call = Call.objects.select_related("tenant").filter(pk=call_id, call_sid=call_sid).first()
-    if call is None or not call.tenant.is_active:
-        return None, None, None
-    if call.ended_at is not None:
-        return call, None, None
+def _attach_call(call_id: int, call_sid: str, stream_sid: str) -> tuple[Conversation, object]:
+    call = call_stream_attach(call_id=call_id, call_sid=call_sid, stream_sid=stream_sid)
     conversation = Conversation.start(tenant=call.tenant, channel=Call.Channel.PHONE, call=call)
-    return call, conversation, _vocabulary(call.tenant, conversation)
+    return conversation, _vocabulary(call.tenant, conversation)
 
 
 def _vocabulary(tenant: Tenant, conversation: Conversation):
@@ -84,6 +91,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.phone: PhoneCall | None = None
         self.pending_audio = b""
         await self.accept()
+        # Accepted before any check (the token only comes with `start`): a socket that never
+        # sends a valid one must not hold a connection open.
+        self.start_deadline = asyncio.ensure_future(self._close_unless_started())
+
+    async def _close_unless_started(self) -> None:
+        await asyncio.sleep(settings.VOICE_STREAM_START_SECONDS)
+        logger.warning("call %s: no valid start within %s s", self.call_id, settings.VOICE_STREAM_START_SECONDS)
+        await self._end(CLOSE_NO_START)
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:
@@ -110,9 +125,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         if handler is None:
             logger.warning("call %s: unknown event %r ignored", self.call_id, event)
             return
+        if event in STREAM_EVENTS and self.stream_sid is not None and message.get("streamSid") != self.stream_sid:
+            logger.warning("call %s: %s for another stream refused", self.call_id, event)
+            await self._end(CLOSE_FOREIGN_STREAM)
+            return
         await handler(message)
 
     async def disconnect(self, code):
+        self.start_deadline.cancel()
         if self.phone is not None:
             await self.phone.stop()
 
@@ -127,7 +147,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self._end(CLOSE_SECOND_START)
             return
         start = message.get("start")
-        if not isinstance(start, dict) or not message.get("streamSid"):
+        stream_sid = message.get("streamSid")
+        if not isinstance(start, dict) or not stream_sid or start.get("streamSid", stream_sid) != stream_sid:
             await self._end(CLOSE_BAD_START)
             return
         parameters = start.get("customParameters") or {}
@@ -136,14 +157,24 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             logger.warning("call %s: stream token refused", self.call_id)
             await self._end(CLOSE_BAD_TOKEN)
             return
-        call, conversation, vocabulary = await database_sync_to_async(_live_call)(self.call_id, call_sid)
-        if call is None:
+        if start.get("mediaFormat") != MEDIA_FORMAT:
+            logger.warning("call %s: media format %r refused", self.call_id, start.get("mediaFormat"))
+            await self._end(CLOSE_BAD_FORMAT)
+            return
+        self.start_deadline.cancel()
+        try:
+            conversation, vocabulary = await database_sync_to_async(_attach_call)(self.call_id, call_sid, stream_sid)
+        except CallNotFound:
             await self._end(CLOSE_UNKNOWN_CALL)
             return
-        if conversation is None:
+        except CallAlreadyEnded:
             await self._end(CLOSE_CALL_ENDED)
             return
-        self.stream_sid = message["streamSid"]
+        except StreamAlreadyAttached:
+            logger.warning("call %s: a second stream for the call refused", self.call_id)
+            await self._end(CLOSE_STREAM_TAKEN)
+            return
+        self.stream_sid = stream_sid
         stt = await sync_to_async(stt_class(), thread_sensitive=False)(vocabulary=vocabulary)
         self.phone = PhoneCall(
             conversation=conversation,
