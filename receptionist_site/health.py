@@ -1,13 +1,57 @@
-"""Liveness and readiness for load balancers and operators."""
+"""Liveness for load balancers; readiness and metrics for operators only.
+
+/health says nothing but "ok". /health/detailed and /metrics reveal the
+environment, the database engine and the providers, so they answer only a
+bearer OPS_TOKEN or an address in OPS_ALLOWED_NETWORKS.
+"""
 
 import asyncio
+import functools
+import hmac
+import ipaddress
 import uuid
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django_prometheus.exports import ExportToDjangoView
+
+from tenants.services import client_ip
+
+
+def _ops_allowed(request) -> bool:
+    expected = settings.OPS_TOKEN
+    given = request.headers.get("Authorization", "")
+    if expected and hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip(request) or "")
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(network, strict=False) for network in settings.OPS_ALLOWED_NETWORKS)
+
+
+def _refused() -> JsonResponse:
+    response = JsonResponse({"error": "This endpoint needs the operators' bearer token."}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="operations"'
+    return response
+
+
+def ops_only(view):
+    if iscoroutinefunction(view):
+        @functools.wraps(view)
+        async def guarded(request, *args, **kwargs):
+            return await view(request, *args, **kwargs) if _ops_allowed(request) else _refused()
+    else:
+        @functools.wraps(view)
+        def guarded(request, *args, **kwargs):
+            return view(request, *args, **kwargs) if _ops_allowed(request) else _refused()
+    return guarded
+
+
+metrics = ops_only(ExportToDjangoView)
 
 
 async def health(request):
@@ -40,6 +84,7 @@ async def _check_redis() -> dict:
         await client.aclose()
 
 
+@ops_only
 async def health_detailed(request):
     checks = {
         "database": sync_to_async(_check_database),

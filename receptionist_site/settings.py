@@ -6,6 +6,7 @@ DATABASE_URL and REDIS_URL switch on the real engines. See README.md for the
 table of variables.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "channels",
     "rest_framework",
+    "axes",
     "tenants",
     "bookings",
     "calls",
@@ -66,13 +68,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.middleware.StaffSessionLifetimeMiddleware",
     "tenants.middleware.PracticeTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -133,6 +138,33 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDI
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
 
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (each try in the
+# lockout restarts the wait). Per pair, so one mistyping colleague cannot lock out the office.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The address comes from REMOTE_ADDR, which only a trusted proxy can have rewritten (asgi.py);
+# axes must not read X-Forwarded-For itself.
+AXES_CLIENT_IP_CALLABLE = "tenants.services.client_ip"
+AXES_LOCKOUT_TEMPLATE = "axes/lockout.html"
+AXES_VERBOSE = False
+# Lockouts are in the audit trail; operators lift one with `manage.py axes_reset_username NAME`.
+AXES_ENABLE_ADMIN = False
+
+# Staff sessions: a front-desk computer is shared. A session ends STAFF_SESSION_IDLE_MINUTES
+# after the last request (the cookie's age, renewed on every request) and STAFF_SESSION_HOURS
+# after the login whatever happens (tenants.middleware.StaffSessionLifetimeMiddleware).
+STAFF_SESSION_HOURS = env.float("STAFF_SESSION_HOURS", default=8)
+SESSION_COOKIE_AGE = int(env.float("STAFF_SESSION_IDLE_MINUTES", default=30) * 60)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -145,9 +177,23 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Static files are served by WhiteNoise from the ASGI app itself (daphne serves none). In
+# production they are collected first (the Procfile's release step) under hashed, compressed
+# names that browsers may cache forever; elsewhere they come straight from the apps' folders.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Elsewhere nothing is collected (WhiteNoise finds the files in place), so there is no root to warn about.
+_static_root = env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles") if PRODUCTION else "")
+STATIC_ROOT = Path(_static_root) if _static_root else None
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -165,6 +211,8 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # The phone loop: silence that ends a caller's turn, and silence before a reprompt.
 VOICE_END_OF_TURN_MS = env.int("VOICE_END_OF_TURN_MS", default=500)
 VOICE_IDLE_SECONDS = env.float("VOICE_IDLE_SECONDS", default=8.0)
+# A media-stream socket is accepted before its token can be checked; without a valid `start` by then, it is closed.
+VOICE_STREAM_START_SECONDS = env.float("VOICE_STREAM_START_SECONDS", default=5.0)
 # Freeze the practice clock for every call (ISO date-time with offset), like `talk --now`: demos and tests only.
 FROZEN_NOW = env.str("FROZEN_NOW", default="")
 if PRODUCTION and FROZEN_NOW:
@@ -172,6 +220,15 @@ if PRODUCTION and FROZEN_NOW:
 
     raise ImproperlyConfigured("FROZEN_NOW is for demos and tests; unset it in production.")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Proxies (addresses or networks) whose X-Forwarded-For names the real client. Nobody else's is
+# believed: the audit trail and login throttling record the address that connected.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# /metrics and /health/detailed reveal the set-up: they answer a bearer OPS_TOKEN, or addresses in
+# OPS_ALLOWED_NETWORKS (loopback by default outside production, nobody by default in production).
+OPS_TOKEN = env.str("OPS_TOKEN", default="")
+OPS_ALLOWED_NETWORKS = env.list(
+    "OPS_ALLOWED_NETWORKS", default=[] if PRODUCTION else ["127.0.0.0/8", "::1/128"]
+)
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-haiku-4-5")
@@ -218,6 +275,8 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # django-axes reports every sign-in at INFO; the audit trail keeps those.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 if PRODUCTION:

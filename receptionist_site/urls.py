@@ -1,6 +1,4 @@
-from django.conf import settings
 from django.contrib import admin
-from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
 from receptionist_site import health
@@ -13,9 +11,5 @@ urlpatterns = [
     path("health/detailed", health.health_detailed, name="health-detailed"),
     path("admin/", admin.site.urls),
     path("api/webhooks/", include("calls.urls")),
-    path("", include("django_prometheus.urls")),
+    path("metrics", health.metrics, name="prometheus-django-metrics"),
 ]
-
-if settings.DEBUG:
-    # daphne serves no static files itself; on one machine the admin still needs its CSS.
-    urlpatterns += staticfiles_urlpatterns()

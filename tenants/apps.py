@@ -9,3 +9,4 @@ class TenantsConfig(AppConfig):
         from tenants.logging import install_phi_record_factory
 
         install_phi_record_factory()
+        import tenants.signals  # noqa: F401  (connects the sign-in audit receivers)

@@ -1,5 +1,8 @@
+import time
 import zoneinfo
 
+from django.conf import settings
+from django.contrib.auth import logout
 from django.utils import timezone
 
 from tenants.models import StaffMembership
@@ -23,4 +26,26 @@ class PracticeTimezoneMiddleware:
             timezone.activate(zoneinfo.ZoneInfo(zones.pop()))
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+LOGIN_AT_SESSION_KEY = "staff_login_at"
+
+
+class StaffSessionLifetimeMiddleware:
+    """Ends a staff session a fixed number of hours after its login, however active it was.
+
+    Idle sessions already end on their own (SESSION_COOKIE_AGE, renewed on every request);
+    this bounds the whole session, the time a computer left signed in exposes patient data.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            login_at = request.session.get(LOGIN_AT_SESSION_KEY)
+            if login_at is None or time.time() - login_at > settings.STAFF_SESSION_HOURS * 3600:
+                logout(request)
         return self.get_response(request)

@@ -52,7 +52,8 @@ def test_seed_demo_creates_the_demo_facts():
 
 def test_demo_login_works(client):
     call_command("seed_demo", "--password", "a-demo-password-123", stdout=io.StringIO())
-    assert client.login(username="demo", password="a-demo-password-123")
+    response = client.post("/admin/login/?next=/admin/", {"username": "demo", "password": "a-demo-password-123"})
+    assert response.status_code == 302
     assert client.get("/admin/").status_code == 200
 
 
@@ -77,3 +78,15 @@ def test_health_detailed_reports_a_dead_redis(client, settings):
     assert response.status_code == 503
     assert response.json()["checks"]["redis"]["ok"] is False
     json.dumps(response.json())
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/health/detailed"])
+def test_operator_endpoints_answer_only_the_token_or_allowed_addresses(client, settings, path):
+    settings.OPS_TOKEN = "ops-token-for-tests-0123456789"
+    settings.OPS_ALLOWED_NETWORKS = ["10.1.0.0/16"]
+    for headers in [{"REMOTE_ADDR": "203.0.113.9"}, {"REMOTE_ADDR": "203.0.113.9", "HTTP_AUTHORIZATION": "Bearer wrong"}]:
+        refused = client.get(path, **headers)
+        assert refused.status_code == 401 and "postgresql" not in refused.text and "stt" not in refused.text
+    assert client.get(path, REMOTE_ADDR="203.0.113.9", HTTP_AUTHORIZATION="Bearer ops-token-for-tests-0123456789").status_code == 200
+    assert client.get(path, REMOTE_ADDR="10.1.2.3").status_code == 200
+    assert client.get("/health", REMOTE_ADDR="203.0.113.9").status_code == 200

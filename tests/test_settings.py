@@ -88,3 +88,67 @@ def test_closing_a_postgresql_connection_hands_it_back_instead_of_logging_in_aga
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_start > %s", [started]
         )
         assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("key,setting", [("DEEPGRAM_API_KEY", "STT_PROVIDER"), ("ELEVENLABS_API_KEY", "TTS_PROVIDER")])
+def test_a_provider_that_cannot_load_stops_start_up_with_a_clear_message(key, setting):
+    check = run_django({key: "a-key-for-a-provider-not-built-yet"}, args=["manage.py", "check"])
+    assert check.returncode != 0
+    assert f"(voice.E001) {setting} is" in check.stderr and f"unset {key}" in check.stderr
+    server = run_django({key: "a-key-for-a-provider-not-built-yet"}, code="import receptionist_site.asgi")
+    assert server.returncode != 0 and "voice.E001" in server.stderr
+
+
+def test_production_keeps_operator_endpoints_closed_by_default():
+    code = "import django; django.setup(); from django.conf import settings; print(settings.OPS_ALLOWED_NETWORKS, bool(settings.OPS_TOKEN))"
+    result = run_django({"ENVIRONMENT": "production", "ALLOWED_HOSTS": "example.com", **GOOD}, code)
+    assert result.stdout.split() == ["[]", "False"], result.stderr
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_procfile_serves_the_admins_stylesheet_in_production(tmp_path):
+    """The release step collects static files; the web process serves them with production settings."""
+    import re
+    import shlex
+    import time
+    import urllib.request
+
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    env = {k: v for k, v in os.environ.items() if k not in GOOD}
+    env.update(GOOD, ENVIRONMENT="production", ALLOWED_HOSTS="receptionist.example.com",
+               DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", REDIS_URL="", STATIC_ROOT=str(tmp_path / "static"),
+               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    release = subprocess.run(["bash", "-c", procfile["release"]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert release.returncode == 0, release.stderr[-2000:]
+    port = free_port()
+    web = shlex.split(procfile["web"].replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1"))
+    server = subprocess.Popen(web, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        def get(path: str):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={
+                "Host": "receptionist.example.com", "X-Forwarded-Proto": "https"})
+            return urllib.request.urlopen(request, timeout=10)
+
+        for _ in range(100):
+            try:
+                page = get("/admin/login/").read().decode()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                time.sleep(0.2)
+        stylesheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+        assert any("admin/css/base." in href for href in stylesheets), stylesheets  # hashed name: collected
+        for href in stylesheets:
+            response = get(href)
+            assert response.status == 200 and response.headers["Content-Type"].startswith("text/css")
+            assert "immutable" in response.headers["Cache-Control"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

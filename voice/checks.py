@@ -1,0 +1,29 @@
+"""Start-up checks: a configured provider that cannot be loaded stops the server, not every call."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+from django.utils.module_loading import import_string
+
+# setting -> (dotted path of the base class, the key that picks the cloud provider by default)
+PROVIDER_SETTINGS = {
+    "STT_PROVIDER": ("voice.stt.base.SpeechToText", "DEEPGRAM_API_KEY"),
+    "TTS_PROVIDER": ("voice.tts.base.TextToSpeech", "ELEVENLABS_API_KEY"),
+    "CONVERSATION_ENGINE": ("voice.engines.base.ConversationEngine", "ANTHROPIC_API_KEY"),
+}
+
+
+@register("providers")
+def providers_load(app_configs, **kwargs) -> list[Error]:
+    errors = []
+    for setting, (base_path, key) in PROVIDER_SETTINGS.items():
+        path = getattr(settings, setting)
+        hint = f"Set {setting} to a provider that exists, or unset {key} if it chose this one."
+        try:
+            provider = import_string(path)
+        except ImportError as error:
+            errors.append(Error(f"{setting} is {path!r}, which cannot be loaded: {error}", hint=hint, id="voice.E001"))
+            continue
+        base = import_string(base_path)
+        if not (isinstance(provider, type) and issubclass(provider, base)):
+            errors.append(Error(f"{setting} is {path!r}, which is not a {base.__name__}.", hint=hint, id="voice.E002"))
+    return errors
