@@ -85,7 +85,7 @@ def test_tool_use_round_trip_books_an_appointment(fake, conversation):
     assert {t["name"] for t in request["tools"]} >= {"find_slots", "book_appointment", "verify_patient", "transfer_to_human"}
     assert "Bright Smile Dental" in request["system"] and "Monday, November 30, 2026" in request["system"]
     assert fake.headers[0]["authorization"] == "Bearer sk-ant-test"
-    assert tool_results(fake.requests[1]) == {"toolu_00": {"verified": False}}
+    assert tool_results(fake.requests[1]) == {"toolu_00": {"verified": False, "attempts_left": 2}}
     assert tool_results(fake.requests[2])["toolu_00"]["registered"] is True
     slot = tool_results(fake.requests[3])["toolu_00"]
     assert slot["available"] is True and slot["slot"]["provider_key"] == "chen"

@@ -47,6 +47,10 @@ from voice.speech import say_date, say_list, say_time, say_when
 logger = logging.getLogger(__name__)
 
 PARTS_OF_DAY = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
+# Identity checks a call may fail, and patient records it may create, whatever engine drives it:
+# beyond them a caller (or a model talked into it) could guess dates of birth one after another.
+MAX_FAILED_VERIFICATIONS = 3
+MAX_REGISTRATIONS = 2
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -67,6 +71,8 @@ class ToolSession:
     transferred_to: str | None = None
     message: str | None = None
     ended: bool = False
+    failed_verifications: int = 0
+    registrations: int = 0
 
 
 class ReceptionistTools:
@@ -195,8 +201,14 @@ class ReceptionistTools:
         self.session.caller_patient_ids = [p.pk for p in patients]
         return {"matches": len(patients)}
 
+    def _identity_checks_left(self) -> None:
+        if self.session.failed_verifications >= MAX_FAILED_VERIFICATIONS:
+            raise ToolError("For your security I can't check any more details on this call; "
+                            "our front desk can help you.")
+
     def tool_verify_patient(self, date_of_birth: str, first_name: str = "", last_name: str = "") -> dict:
         """Verify by name and date of birth, or by date of birth alone among the caller ID's patients."""
+        self._identity_checks_left()
         dob = self._parse_date(date_of_birth)
         patient = None
         if first_name and last_name:
@@ -210,12 +222,16 @@ class ReceptionistTools:
             ]
             patient = matches[0] if len(matches) == 1 else None
         if patient is None:
-            return {"verified": False}
+            self.session.failed_verifications += 1
+            return {"verified": False, "attempts_left": MAX_FAILED_VERIFICATIONS - self.session.failed_verifications}
         self.session.verified_patient_id = patient.pk
         return {"verified": True, "first_name": patient.first_name, "full_name": patient.full_name}
 
     def tool_register_patient(self, first_name: str, last_name: str, date_of_birth: str, phone: str = "") -> dict:
         """Create a new patient record (the caller is then verified as that patient)."""
+        self._identity_checks_left()
+        if self.session.registrations >= MAX_REGISTRATIONS:
+            raise ToolError("I can't open any more new patient records on this call; our front desk can help you.")
         dob = self._parse_date(date_of_birth)
         number = phone or self.call.caller_number
         try:
@@ -235,6 +251,7 @@ class ReceptionistTools:
             )
         except PatientInvalid as error:
             raise ToolError(str(error)) from None
+        self.session.registrations += 1
         self.session.verified_patient_id = patient.pk
         return {"registered": True, "full_name": patient.full_name}
 

@@ -675,10 +675,9 @@ class RulesEngine(ConversationEngine):
                 thanks = f"Thanks, {d.first_name}. " if d.first_name else ""
                 self.ask(f"{thanks}For your security, could you please confirm your date of birth?", "dob")
                 return False
-            result = await self.tools.acall(
-                "verify_patient", date_of_birth=d.birth_date, first_name=d.first_name or "", last_name=d.last_name or ""
-            )
-            d.verify_attempts += 1
+            result = await self._verify(d.first_name or "", d.last_name or "")
+            if result is None:
+                return False
             if result.get("verified"):
                 return self._verified(result)
             d.birth_date = None
@@ -689,10 +688,9 @@ class RulesEngine(ConversationEngine):
         if not d.birth_date:
             self.ask("And what is your date of birth?", "dob")
             return False
-        result = await self.tools.acall(
-            "verify_patient", date_of_birth=d.birth_date, first_name=d.first_name, last_name=d.last_name
-        )
-        d.verify_attempts += 1
+        result = await self._verify(d.first_name, d.last_name)
+        if result is None:
+            return False
         if result.get("verified"):
             return self._verified(result)
         if d.intent == "book":
@@ -714,6 +712,19 @@ class RulesEngine(ConversationEngine):
         d.first_name = d.last_name = d.birth_date = None
         self.ask("Could you tell me your first and last name again, please?", "name")
         return False
+
+    async def _verify(self, first_name: str, last_name: str) -> dict | None:
+        """The tool's answer, or None when it refuses (no checks left): the front desk is offered."""
+        d = self.d
+        result = await self.tools.acall(
+            "verify_patient", date_of_birth=d.birth_date, first_name=first_name, last_name=last_name
+        )
+        d.verify_attempts += 1
+        if "error" in result:
+            self.say(result["error"])
+            self.ask("Would you like me to connect you to our front desk?", "transfer_offer")
+            return None
+        return result
 
     def _verified(self, result: dict) -> bool:
         d = self.d
