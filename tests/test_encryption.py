@@ -101,3 +101,45 @@ def test_rotation_without_the_old_key_stops_and_changes_nothing(patient, setting
     with pytest.raises(CommandError, match="no configured key decrypts"):
         call_command("rotate_encryption_keys", stdout=io.StringIO())
     assert raw_columns(patient.pk) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_during_rotation_waits_for_its_batch_and_is_kept(patient, settings, monkeypatch):
+    import threading
+
+    from django.db import connection as main_connection
+
+    from tenants.management.commands import rotate_encryption_keys
+
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), settings.FIELD_ENCRYPTION_KEYS[0]]
+    batch_read, release = threading.Event(), threading.Event()
+    rotate = rotate_encryption_keys.rotate_token
+
+    def rotate_slowly(token):
+        batch_read.set()  # the batch's rows are read: now a staff member saves one of them
+        release.wait(20)
+        return rotate(token)
+
+    monkeypatch.setattr(rotate_encryption_keys, "rotate_token", rotate_slowly)
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            finally:
+                main_connection.close()
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    rotation = in_thread(lambda: call_command("rotate_encryption_keys", stdout=io.StringIO()))
+    assert batch_read.wait(20)
+
+    def new_phone():
+        Patient.objects.filter(pk=patient.pk).update(phone="+15557779999")
+
+    writer = in_thread(new_phone)
+    writer.join(1.5)  # without a lock the write lands now, and the rotation then overwrites it
+    release.set()
+    rotation.join(30), writer.join(30)
+    assert Patient.objects.get(pk=patient.pk).phone == "+15557779999"

@@ -1,7 +1,11 @@
 """Re-encrypt every encrypted column under the current (first) key.
 
-Works on ciphertext only, in batches, each in its own transaction, and skips
-values already under the current key, so it can be interrupted and re-run.
+Works on ciphertext only, in batches, each in its own transaction that locks
+its rows (SELECT ... FOR UPDATE where the database has it; SQLite's write
+transactions lock the whole file): a write to a row while its batch is being
+re-encrypted waits for the batch and then lands on the new token, instead of
+being overwritten by it. Values already under the current key are skipped, so
+an interrupted run resumes where it stopped when run again.
 Rotation: put the new key first in FIELD_ENCRYPTION_KEYS, run this, then drop
 the old key.
 """
@@ -35,7 +39,8 @@ class Command(BaseCommand):
             table = quote(model._meta.db_table)
             pk = quote(model._meta.pk.column)
             columns = [quote(f.column) for f in fields]
-            select = f"SELECT {pk}, {', '.join(columns)} FROM {table} WHERE {pk} > %s ORDER BY {pk} LIMIT %s"
+            lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+            select = f"SELECT {pk}, {', '.join(columns)} FROM {table} WHERE {pk} > %s ORDER BY {pk} LIMIT %s{lock}"
             rows_seen = values_rotated = 0
             last_pk = 0
             while True:
