@@ -21,6 +21,7 @@ from tenants.models import (
 from tenants.selectors import staff_roles_by_tenant
 from tenants.services import OWNER_ONLY_FIELDS, WRITE_ROLES, Actor, audit_record, practice_update
 
+
 def _memberships(request) -> dict[int, str]:
     """tenant id -> role for the requesting user, looked up once per request."""
     if not hasattr(request, "_tenant_roles"):

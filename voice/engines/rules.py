@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from voice.engines.base import ConversationEngine
 from voice.frames import AgentSentence, CallerText, CallStarted, DtmfDigits, EndCall, Event, Output, SilenceTimeout, TransferCall
-from voice.speech import say_date, say_list, say_time, say_when
+from voice.speech import say_date, say_list
 from voice.understanding import Choice, Understanding, provider_choices, understand
 
 ANYTHING_ELSE = "Is there anything else I can help you with?"
