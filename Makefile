@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test services bench bench-availability bench-phone venv talk
+.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst venv talk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -62,10 +62,13 @@ test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks print their figures; see benchmarks/README.md.
-bench: bench-availability bench-phone
+bench: bench-availability bench-phone bench-stream-burst
 
 bench-availability: $(VENV)/.runtime
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.availability
 
 bench-phone: $(VENV)/.runtime
 	$(PY) -m benchmarks.phone
+
+bench-stream-burst: $(VENV)/.runtime
+	$(PY) -m benchmarks.stream_burst

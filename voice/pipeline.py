@@ -12,17 +12,19 @@ Twilio's JSON to and from it.
 
 import asyncio
 import collections
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pocketsphinx
 
 from voice import metrics
 from voice.audio import FRAME_BYTES, FRAME_MS, frames, resample, ulaw_to_pcm
 from voice.frames import AgentSentence, CallerText, CallStarted, DtmfDigits, EndCall, SilenceTimeout, TransferCall
-from voice.stt.base import SpeechToText
+from voice.stt.base import SpeechToText, release_freed_memory
 from voice.tts.base import TextToSpeech
 
 logger = logging.getLogger(__name__)
@@ -75,28 +77,44 @@ OutFrame = OutAudio | OutMark | OutClear
 
 
 class TurnDetector:
-    """Voice activity and end of turn on 8 kHz frames, with pocketsphinx's Endpointer.
+    """Voice activity and end of turn on 8 kHz frames: pocketsphinx's endpointing, over its VAD.
 
     Its 20 ms frame at 8 kHz is exactly one Twilio media frame. A turn ends
     after `end_of_turn_ms` of silence; much shorter windows split callers'
-    sentences at commas.
+    sentences at commas. The rule is pocketsphinx's Endpointer's, kept here
+    because pocketsphinx 5.1's Endpointer never frees its C state (about 17 KB
+    a call, for the life of the server); its Vad does.
     """
+
+    RATIO = 0.9  # of the window that must be speech to start a turn, or silence to end it
 
     def __init__(self, *, end_of_turn_ms: int = 500):
         self.end_of_turn_ms = end_of_turn_ms
-        self.endpointer = pocketsphinx.Endpointer(
-            window=end_of_turn_ms / 1000, ratio=0.9, vad_mode=pocketsphinx.Vad.LOOSE,
-            sample_rate=8000, frame_length=FRAME_MS / 1000,
-        )
+        self.vad = pocketsphinx.Vad(pocketsphinx.Vad.LOOSE, 8000, FRAME_MS / 1000)
+        # pocketsphinx's arithmetic, so turns start and end on the same frames as with its Endpointer.
+        window = int(end_of_turn_ms / FRAME_MS + 0.5)
+        self._start_frames = int(self.RATIO * window)
+        self._end_frames = int((1.0 - self.RATIO) * window + 0.5)
+        if not 0 < self._end_frames < self._start_frames < window:
+            raise ValueError(f"an end-of-turn window of {end_of_turn_ms} ms is too short to find turns in")
+        self._decisions: collections.deque[bool] = collections.deque(maxlen=window)
         self.speaking = False
-        # The endpointer decides "speech" a window late: keep that much audio so no word loses its start.
+        # Speech is decided a window late: keep that much audio so no word loses its start.
         self._recent: collections.deque[bytes] = collections.deque(maxlen=end_of_turn_ms // FRAME_MS + 5)
+
+    def _in_speech(self, pcm8k: bytes) -> bool:
+        """Whether the caller is speaking after this frame; in speech the oldest decision leaves the window, as in pocketsphinx."""
+        self._decisions.append(self.vad.is_speech(pcm8k))
+        speech = sum(self._decisions)
+        in_speech = speech >= self._end_frames if self.speaking else speech > self._start_frames
+        if self.speaking or in_speech:
+            self._decisions.popleft()
+        return in_speech
 
     def process(self, pcm8k: bytes, now: float) -> list:
         out = []
         self._recent.append(pcm8k)
-        self.endpointer.process(pcm8k)
-        in_speech = self.endpointer.in_speech
+        in_speech = self._in_speech(pcm8k)
         if in_speech and not self.speaking:
             self.speaking = True
             out.append(SpeechStarted(at=now))
@@ -257,6 +275,8 @@ class TurnTiming:
 class PhoneCall:
     """Runs the stages for one call. Feed it Twilio's events; it sends frames back through `send`."""
 
+    in_progress: ClassVar[int] = 0  # calls of this process started and not yet stopped
+
     def __init__(
         self,
         *,
@@ -289,6 +309,7 @@ class PhoneCall:
     # -- events from the phone ----------------------------------------------------------
 
     async def start(self) -> None:
+        PhoneCall.in_progress += 1
         metrics.ACTIVE_CALLS.inc()
         self._respond(CallStarted())
 
@@ -312,10 +333,17 @@ class PhoneCall:
             await self._reply_heard()
 
     async def stop(self) -> None:
-        """The call is over: cancel everything of this call and finalise its record."""
+        """The call is over: cancel everything of this call, finalise its record and give back its memory."""
         if self.ended:
             return
         self.ended = True
+        try:
+            await self._wind_up()
+        finally:  # also when daphne cancels a handler still running 10 s after its socket closed
+            metrics.ACTIVE_CALLS.dec()
+            self._release()
+
+    async def _wind_up(self) -> None:
         for task in (self._reply, self._idle):
             if task is not None and not task.done():
                 task.cancel()
@@ -330,7 +358,16 @@ class PhoneCall:
             await self.conversation.record_agent(" ".join(heard) if heard else "", self._latency())
         await self.stt.close()
         await self.conversation.finish()
-        metrics.ACTIVE_CALLS.dec()
+
+    def _release(self) -> None:
+        """Frees what the call held now rather than at some later collection, and returns it to the system."""
+        self._reply = self._idle = None  # a cancelled task's traceback holds the call: a cycle
+        PhoneCall.in_progress -= 1
+        if not PhoneCall.in_progress:
+            # An idle server allocates nothing, so the collector would not run: the cycles a burst of
+            # calls leaves (requests, sockets, consumers and their calls) would stay until the next call.
+            gc.collect()
+        release_freed_memory()
 
     # -- inside ----------------------------------------------------------------------------
 

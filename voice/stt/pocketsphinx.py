@@ -9,10 +9,10 @@ while it decodes; the pieces are kept small (about 100 ms of audio, a few
 milliseconds of work) so no other call waits long.
 """
 
-import functools
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
 
 import pocketsphinx
@@ -24,8 +24,8 @@ PIECE_BYTES = 3200  # 100 ms at 16 kHz, 16-bit
 SEARCHES = ("free", "yes_no", "date_time", "dob", "name")
 
 
-@functools.lru_cache(maxsize=1)
 def _cmudict() -> dict[str, list[str]]:
+    """The en-us pronunciations: some 40 MB as Python objects, so read only to build a vocabulary's files, not kept."""
     entries: dict[str, list[str]] = {}
     path = Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
     for line in path.read_text().splitlines():
@@ -35,12 +35,19 @@ def _cmudict() -> dict[str, list[str]]:
 
 
 _FILES: dict[str, dict[str, str]] = {}
+# Calls that start together with a new vocabulary build its files once, not one dictionary each.
+_FILES_LOCK = threading.Lock()
 
 
 def model_files(vocabulary: Vocabulary) -> dict[str, str]:
     """Language model files for each search and one pronunciation dictionary, built once per vocabulary."""
-    if vocabulary.cache_key in _FILES:
+    with _FILES_LOCK:
+        if vocabulary.cache_key not in _FILES:
+            _FILES[vocabulary.cache_key] = _build_model_files(vocabulary)
         return _FILES[vocabulary.cache_key]
+
+
+def _build_model_files(vocabulary: Vocabulary) -> dict[str, str]:
     folder = Path(tempfile.gettempdir()) / f"receptionist-stt-{vocabulary.cache_key or 'default'}"
     folder.mkdir(exist_ok=True)
     dictionary = _cmudict()
@@ -65,7 +72,6 @@ def model_files(vocabulary: Vocabulary) -> dict[str, str]:
         temporary.write_text("\n".join(line for w in sorted(words) for line in dictionary[w]) + "\n")
         os.replace(temporary, dict_path)
     files["dict"] = str(dict_path)
-    _FILES[vocabulary.cache_key] = files
     return files
 
 

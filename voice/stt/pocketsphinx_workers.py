@@ -4,7 +4,8 @@ pocketsphinx holds the GIL while it decodes, so in the server process every
 call's recognition competes with every call's audio handling on one core.
 Here each call's decoder lives in one of a few worker processes (one per
 core); its audio goes over a pipe in 100 ms pieces, and the event loop only
-waits on the answer.
+waits on the answer. A decoder is some 13 MB; a worker gives it back to the
+system as soon as its call is closed, or its call's recogniser is collected.
 """
 
 import asyncio
@@ -13,9 +14,10 @@ import itertools
 import multiprocessing
 import os
 import threading
+import weakref
 
-from voice.stt.base import Vocabulary
-from voice.stt.pocketsphinx import PocketsphinxSTT, model_files
+from voice.stt.base import Vocabulary, release_freed_memory
+from voice.stt.pocketsphinx import PocketsphinxSTT
 
 
 def _serve(connection) -> None:
@@ -40,6 +42,8 @@ def _serve(connection) -> None:
             connection.send((True, result))
         except Exception as error:  # reported to the caller's stream, the worker carries on
             connection.send((False, repr(error)))
+        if method == "close":  # after answering: the closing call does not wait for it
+            release_freed_memory()
 
 
 class _Worker:
@@ -58,6 +62,10 @@ class _Worker:
         if not ok:
             raise RuntimeError(f"speech recognition worker failed: {result}")
         return result
+
+    def close_later(self, stream: int) -> None:
+        """Frees a stream's decoder without waiting: safe from any thread, even the garbage collector's."""
+        self.executor.submit(self.call, stream, "close", ())
 
 
 _WORKERS: list[_Worker] = []
@@ -78,15 +86,19 @@ class PocketsphinxWorkerSTT(PocketsphinxSTT):
         workers = _workers()
         self.worker = workers[self.stream % len(workers)]
         super().__init__(vocabulary=vocabulary)
+        # A call that never reaches close() (daphne cancels a connection's handler 10 s after
+        # the socket closed; an error) must not leave its decoder in the worker for good.
+        self._closer = weakref.finalize(self, self.worker.close_later, self.stream)
+        self._closer.atexit = False
 
     def _open(self) -> None:
         # Through the worker's own pipe thread: calls start in several threads at once.
-        files = model_files(self.vocabulary)
-        self.worker.executor.submit(self.worker.call, self.stream, "open", (files,)).result()
+        self.worker.executor.submit(self.worker.call, self.stream, "open", (self._files,)).result()
 
     async def _call(self, method: str, *args):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.worker.executor, self.worker.call, self.stream, method, args)
 
     async def close(self) -> None:
-        await self._call("close")
+        if self._closer.detach() is not None:
+            await self._call("close")

@@ -1,12 +1,14 @@
 """Offline text-to-speech: espeak-ng from the espeakng-loader wheel (no apt, no network), through ctypes.
 
 espeak-ng synthesises a sentence in a few milliseconds; it is not thread-safe,
-so one lock guards the engine, and synthesis runs in a worker thread (ctypes
+so one lock guards the engine, and synthesis runs in a thread of its own (ctypes
 releases the GIL while espeak runs) so the event loop keeps serving other calls.
 """
 
 import asyncio
+import concurrent.futures
 import ctypes
+import functools
 import threading
 from collections.abc import AsyncIterator
 
@@ -54,6 +56,9 @@ class _Espeak:
             return b"".join(self._chunks)
 
 
+# One thread for every call's sentences: espeak speaks one at a time anyway (its lock), and each
+# thread of a growing pool would keep a malloc arena of its own after a burst of calls.
+_SYNTHESIS = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="espeak")
 _ENGINE: _Espeak | None = None
 _ENGINE_LOCK = threading.Lock()
 
@@ -79,4 +84,5 @@ class EspeakTTS(TextToSpeech):
         self.words_per_minute = words_per_minute
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
-        yield await asyncio.to_thread(synthesize_ulaw, text, voice=self.voice, words_per_minute=self.words_per_minute)
+        job = functools.partial(synthesize_ulaw, text, voice=self.voice, words_per_minute=self.words_per_minute)
+        yield await asyncio.get_running_loop().run_in_executor(_SYNTHESIS, job)

@@ -1,0 +1,321 @@
+"""Memory after a burst of media streams: what a call allocates must be given back when it ends.
+
+Run: `.venv/bin/python -m benchmarks.stream_burst`. It starts daphne on
+127.0.0.1 with the offline providers (a fresh SQLite database, the demo
+practice), warms it up with one complete simulated call per recognition worker
+(so every worker exists, has decoded, and the language models are built), and
+records the resident memory (VmRSS) of the server and of each worker. Then it
+opens and closes BURST_CALLS (default 200) media streams, BURST_WAVE (default
+20) at a time. Each gets its Call from a correctly signed incoming-call
+webhook; half send a valid `start` and a question (the greeting is
+interrupted, the question recognised and the answer started), the others only
+`connected`; half of each end with `stop`, the rest vanish (the TCP connection
+dropped with no close handshake). After IDLE_SECONDS (default 5) of quiet it
+records memory again, and exits non-zero when the server's or any worker's is
+more than 10% above what it was before the burst, or a stream failed.
+
+The server runs with DEBUG off unless DEBUG is set, and inherits this
+environment but for DATABASE_URL and REDIS_URL:
+`MALLOC_ARENA_MAX=2 .venv/bin/python -m benchmarks.stream_burst` measures it as
+run with that setting.
+"""
+
+import asyncio
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import websockets
+from twilio.request_validator import RequestValidator
+
+from benchmarks.common import machine
+from benchmarks.phone import ROOT, SCRIPT, free_port, server_pids
+from voice.audio import FRAME_BYTES, MULAW_SILENCE, frames
+from voice.management.commands.simulate_call import FakeTwilioApi
+from voice.tts.espeak import synthesize_ulaw
+
+TOLERANCE = 1.10
+CALL_SECONDS = 30  # one stream of the burst, webhook to close, at most
+SPEECH = "What are your hours on Friday?"
+AFTER_SPEECH_FRAMES = 35  # 0.7 s of silence: past the end-of-turn window, so the turn is recognised and answered
+ACCOUNT_SID = "AC" + "0" * 32
+MANAGE = [sys.executable, "manage.py"]
+
+
+@dataclass
+class Server:
+    url: str  # also its PUBLIC_BASE_URL, which webhook signatures are computed against
+    auth_token: str
+    to: str  # the demo practice's number
+    pid: int
+
+
+@dataclass
+class Memory:
+    server_kb: int
+    workers_kb: dict[int, int]  # worker pid -> VmRSS
+
+
+@dataclass
+class Peak:
+    server_kb: int = 0
+    workers_kb: dict[int, int] = field(default_factory=dict)
+
+    def update(self, memory: Memory) -> None:
+        self.server_kb = max(self.server_kb, memory.server_kb)
+        for pid, kb in memory.workers_kb.items():
+            self.workers_kb[pid] = max(self.workers_kb.get(pid, 0), kb)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def recognition_workers(pid: int) -> list[int]:
+    """The server's multiprocessing children that run recognition (not its resource tracker)."""
+    workers = []
+    for child in server_pids(pid)[1:]:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                workers.append(child)
+        except OSError:
+            continue
+    return sorted(workers)
+
+
+def memory(server: Server, workers: list[int]) -> Memory:
+    return Memory(server_kb=rss_kb(server.pid), workers_kb={pid: rss_kb(pid) for pid in workers})
+
+
+def active_calls(server: Server) -> float:
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("receptionist_active_calls "):
+                return float(line.split()[1])
+    return 0.0
+
+
+async def incoming_call(client: httpx.AsyncClient, server: Server, caller: str) -> tuple[str, dict, str]:
+    """Twilio's incoming-call webhook, signed: the stream URL, its parameters and the CallSid."""
+    path = "/api/webhooks/incoming-call"
+    call_sid = "CA" + uuid.uuid4().hex
+    params = {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": caller, "To": server.to,
+              "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    signature = RequestValidator(server.auth_token).compute_signature(server.url + path, params)
+    response = await client.post(server.url + path, data=params, headers={"X-Twilio-Signature": signature})
+    response.raise_for_status()
+    stream = ET.fromstring(response.text).find("./Connect/Stream")
+    if stream is None:
+        raise RuntimeError(f"no <Connect><Stream> in the TwiML: {response.text[:300]}")
+    parameters = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    return f"ws://{urlsplit(server.url).netloc}{urlsplit(stream.get('url')).path}", parameters, call_sid
+
+
+async def drain(socket) -> None:
+    """Reads (and drops) the agent's audio, as Twilio would play it, so the server is never held up."""
+    try:
+        async for _ in socket:
+            pass
+    except websockets.ConnectionClosed:
+        pass
+
+
+async def stream_media(socket, stream_sid: str, speech: list[bytes]) -> None:
+    for number, frame in enumerate(speech, start=2):
+        await socket.send(json.dumps({
+            "event": "media", "sequenceNumber": str(number), "streamSid": stream_sid,
+            "media": {"track": "inbound", "chunk": str(number), "timestamp": str(number * 20),
+                      "payload": base64.b64encode(frame).decode()},
+        }))
+        await asyncio.sleep(0.02)
+
+
+async def one_stream(client: httpx.AsyncClient, server: Server, index: int, speech: list[bytes]) -> None:
+    """One short call: `start` and speech on even streams; `stop` on every other pair, else dropped."""
+    url, parameters, call_sid = await incoming_call(client, server, f"+1555400{index:04d}")
+    stream_sid = "MZ" + uuid.uuid4().hex
+    socket = await websockets.connect(url, max_size=2**20, open_timeout=10, close_timeout=2)
+    reader = asyncio.ensure_future(drain(socket))
+    try:
+        await socket.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        if index % 2 == 0:
+            await socket.send(json.dumps({
+                "event": "start", "sequenceNumber": "1", "streamSid": stream_sid,
+                "start": {"accountSid": ACCOUNT_SID, "streamSid": stream_sid, "callSid": call_sid,
+                          "tracks": ["inbound"], "customParameters": parameters,
+                          "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
+            }))
+            await stream_media(socket, stream_sid, speech)
+        if index % 4 < 2:
+            await socket.send(json.dumps({"event": "stop", "sequenceNumber": "999", "streamSid": stream_sid,
+                                          "stop": {"accountSid": ACCOUNT_SID, "callSid": call_sid}}))
+            await socket.close()
+        else:
+            socket.transport.abort()  # the caller's network vanished: no stop, no close handshake
+        await asyncio.wait_for(reader, timeout=5)
+    finally:  # on a failure or a timeout too, nothing of the stream is left open on this side
+        reader.cancel()
+        socket.transport.abort()
+
+
+async def burst(server: Server, workers: list[int], calls: int, wave: int, peak: Peak) -> list[str]:
+    """Opens and closes `calls` streams, `wave` at a time, sampling memory meanwhile; the failures."""
+    speech = frames(synthesize_ulaw(SPEECH)) + [bytes([MULAW_SILENCE]) * FRAME_BYTES] * AFTER_SPEECH_FRAMES
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        while not done.is_set():
+            peak.update(memory(server, workers))
+            await asyncio.sleep(0.1)
+
+    sampler = asyncio.ensure_future(sample())
+    failures = []
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            for first in range(0, calls, wave):
+                batch = [asyncio.wait_for(one_stream(client, server, i, speech), timeout=CALL_SECONDS)
+                         for i in range(first, min(first + wave, calls))]
+                results = await asyncio.gather(*batch, return_exceptions=True)
+                failures += [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
+    finally:
+        done.set()
+        await sampler
+    return failures
+
+
+def prepare_database(env: dict) -> str:
+    """Migrates and seeds the demo practice; its phone number."""
+    subprocess.run([*MANAGE, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([*MANAGE, "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+    number = ("from tenants.models import PhoneNumber; "
+              "print(PhoneNumber.objects.filter(tenant__slug='demo').values_list('number', flat=True).first())")
+    shell = subprocess.run([*MANAGE, "shell", "--no-imports", "-c", number], cwd=ROOT, env=env, check=True,
+                           capture_output=True, text=True)
+    return shell.stdout.strip()
+
+
+def start_server(folder: Path, port: int, twilio_port: int) -> tuple[subprocess.Popen, Server, dict]:
+    url, auth_token = f"http://127.0.0.1:{port}", secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite3'}", PUBLIC_BASE_URL=url,
+        TWILIO_API_BASE_URL=f"http://127.0.0.1:{twilio_port}", TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=auth_token, VOICE_END_OF_TURN_MS="500", LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="receptionist_site.settings",
+    )
+    # As in production: with DEBUG Django keeps each connection's last 9,000 queries, megabytes no call owns.
+    env.setdefault("DEBUG", "false")
+    to = prepare_database(env)
+    daphne = Path(sys.executable).with_name("daphne")
+    with open(folder / "server.log", "w") as log:
+        process = subprocess.Popen([str(daphne), "-b", "127.0.0.1", "-p", str(port),
+                                    "receptionist_site.asgi:application"],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(150):
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    return process, Server(url, auth_token, to, process.pid), env
+
+
+def warm_up(env: dict, folder: Path, server: Server, twilio_port: int) -> str:
+    """One complete call per recognition worker (one per core), all at once; simulate_call's summary line."""
+    script = folder / "caller.txt"
+    script.write_text("\n".join(SCRIPT) + "\n")
+    calls = max(2, os.cpu_count() or 1)  # streams go round the workers in turn
+    result = subprocess.run(
+        [*MANAGE, "simulate_call", "--calls", str(calls), "--script", str(script), "--url", server.url,
+         "--twilio-port", str(twilio_port), "--no-transcribe"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"warm-up calls failed: {result.stderr[-500:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+def wait_until_quiet(server: Server, seconds: float) -> float:
+    """Waits (at most 60 s) for every call to be finished, then `seconds` more; the calls still active."""
+    deadline = time.monotonic() + 60
+    while (remaining := active_calls(server)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(seconds)
+    return remaining
+
+
+def mb(kb: int) -> str:
+    return f"{kb / 1024:.0f} MB"
+
+
+def report(before: Memory, peak: Peak, after: Memory) -> bool:
+    """Prints the figures; whether every process came back within the tolerance."""
+    rows = [("server", before.server_kb, peak.server_kb, after.server_kb)]
+    rows += [(f"recognition worker {pid}", kb, peak.workers_kb.get(pid, 0), after.workers_kb.get(pid, 0))
+             for pid, kb in before.workers_kb.items()]
+    rows.append(("recognition workers, total", sum(before.workers_kb.values()), sum(peak.workers_kb.values()),
+                 sum(after.workers_kb.values())))
+    ok = True
+    for name, first, highest, last in rows:
+        ratio = last / first if first else float("inf")
+        ok = ok and ratio <= TOLERANCE
+        verdict = "ok" if ratio <= TOLERANCE else f"OVER {TOLERANCE:.2f}"
+        print(f"  {name:<28} before {mb(first):>7}  peak {mb(highest):>7}  after {mb(last):>7}  "
+              f"after/before {ratio:.2f} {verdict}")
+    return ok
+
+
+def main() -> int:
+    calls, wave = int(os.environ.get("BURST_CALLS", "200")), int(os.environ.get("BURST_WAVE", "20"))
+    idle = float(os.environ.get("IDLE_SECONDS", "5"))
+    folder = Path(tempfile.mkdtemp(prefix="receptionist-burst-bench-"))
+    port, twilio_port = free_port(), free_port()
+    process, server, env = start_server(folder, port, twilio_port)
+    print(f"stream burst benchmark; {machine()}; offline providers; {calls} streams, {wave} at a time")
+    try:
+        print(f"  warm-up: {warm_up(env, folder, server, twilio_port)}")
+        wait_until_quiet(server, idle)
+        workers = recognition_workers(server.pid)
+        if not workers:
+            print("  no recognition worker processes found (STT_PROVIDER?)")
+            return 1
+        before, peak = memory(server, workers), Peak()
+        peak.update(before)
+        api = FakeTwilioApi(twilio_port)  # answers the hang-up of any call that lasts long enough
+        try:
+            started = time.monotonic()
+            failures = asyncio.run(burst(server, workers, calls, wave, peak))
+            took = time.monotonic() - started
+        finally:
+            api.close()
+        still_active = wait_until_quiet(server, idle)
+        after = memory(server, workers)
+        print(f"  burst: {calls} streams in {took:.0f} s, {len(failures)} failed, "
+              f"{still_active:.0f} calls still active {idle:.0f} s later; server log {folder / 'server.log'}")
+        for failure in sorted(set(failures))[:5]:
+            print(f"    failure: {failure[:200]}")
+        ok = report(before, peak, after)
+        ok = ok and not failures and not still_active and recognition_workers(server.pid) == workers
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
