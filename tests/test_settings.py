@@ -116,7 +116,7 @@ def free_port() -> int:
 def test_the_procfile_serves_the_admins_stylesheet_in_production(tmp_path):
     """The release step collects static files; the web process serves them with production settings."""
     import re
-    import shlex
+    import signal
     import time
     import urllib.request
 
@@ -128,8 +128,9 @@ def test_the_procfile_serves_the_admins_stylesheet_in_production(tmp_path):
     release = subprocess.run(["bash", "-c", procfile["release"]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert release.returncode == 0, release.stderr[-2000:]
     port = free_port()
-    web = shlex.split(procfile["web"].replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1"))
-    server = subprocess.Popen(web, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    web = procfile["web"].replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1")
+    server = subprocess.Popen(["bash", "-c", web], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
     try:
         def get(path: str):
             request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={
@@ -150,5 +151,5 @@ def test_the_procfile_serves_the_admins_stylesheet_in_production(tmp_path):
             assert response.status == 200 and response.headers["Content-Type"].startswith("text/css")
             assert "immutable" in response.headers["Cache-Control"]
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # the shell and the server it started
         server.wait(timeout=10)

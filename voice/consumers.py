@@ -16,6 +16,7 @@ import json
 import logging
 
 from asgiref.sync import sync_to_async
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -90,6 +91,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.stream_sid = None
         self.phone: PhoneCall | None = None
         self.pending_audio = b""
+        self.caller_gone = False
         await self.accept()
         # Accepted before any check (the token only comes with `start`): a socket that never
         # sends a valid one must not hold a connection open.
@@ -132,6 +134,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def disconnect(self, code):
+        self.caller_gone = True
         self.start_deadline.cancel()
         if self.phone is not None:
             await self.phone.stop()
@@ -230,7 +233,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             payload = {"event": "clear", "streamSid": self.stream_sid}
         else:
             return
-        await self.send(text_data=json.dumps(payload))
+        if self.caller_gone:
+            return
+        try:
+            await self.send(text_data=json.dumps(payload))
+        except (Disconnected, OSError):
+            # The caller's socket went away before its disconnect reached us (daphne raises its
+            # websocket library's Disconnected, other ASGI servers an OSError): nobody is listening.
+            self.caller_gone = True
 
     async def _end(self, code: int) -> None:
         if self.phone is not None:
