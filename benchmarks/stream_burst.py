@@ -42,9 +42,9 @@ from twilio.request_validator import RequestValidator
 
 from benchmarks.common import machine
 from benchmarks.phone import ROOT, SCRIPT, free_port, server_pids
-from voice.audio import FRAME_BYTES, MULAW_SILENCE, frames
+from voice.phone.audio import FRAME_BYTES, MULAW_SILENCE, frames
 from voice.management.commands.simulate_call import FakeTwilioApi
-from voice.tts.espeak import synthesize_ulaw
+from voice.phone.tts.espeak import synthesize_ulaw
 
 TOLERANCE = 1.10
 CALL_SECONDS = 30  # one stream of the burst, webhook to close, at most

@@ -241,15 +241,15 @@ ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="")
 # Dotted paths, swapped like Django's session engines.
 STT_PROVIDER = env.str(
     "STT_PROVIDER",
-    default="voice.stt.deepgram.DeepgramSTT" if DEEPGRAM_API_KEY else "voice.stt.pocketsphinx_workers.PocketsphinxWorkerSTT",
+    default="voice.phone.stt.deepgram.DeepgramSTT" if DEEPGRAM_API_KEY else "voice.phone.stt.pocketsphinx_workers.PocketsphinxWorkerSTT",
 )
 TTS_PROVIDER = env.str(
     "TTS_PROVIDER",
-    default="voice.tts.elevenlabs.ElevenLabsTTS" if ELEVENLABS_API_KEY else "voice.tts.espeak.EspeakTTS",
+    default="voice.phone.tts.elevenlabs.ElevenLabsTTS" if ELEVENLABS_API_KEY else "voice.phone.tts.espeak.EspeakTTS",
 )
 CONVERSATION_ENGINE = env.str(
     "CONVERSATION_ENGINE",
-    default="voice.engines.claude.ClaudeEngine" if ANTHROPIC_API_KEY else "voice.engines.rules.RulesEngine",
+    default="voice.conversation.engines.claude.ClaudeEngine" if ANTHROPIC_API_KEY else "voice.conversation.engines.rules.RulesEngine",
 )
 
 # Logging: every record passes through the PHI masker (tenants.logging); JSON in production.

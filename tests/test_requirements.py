@@ -4,9 +4,8 @@ import ast
 import importlib.metadata
 import re
 import sys
-from pathlib import Path
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 LOCAL = {"receptionist_site", "tenants", "bookings", "calls", "voice", "tests", "benchmarks", "manage"}
 
 

@@ -6,9 +6,9 @@ from django.utils.module_loading import import_string
 
 # setting -> (dotted path of the base class, the key that picks the cloud provider by default)
 PROVIDER_SETTINGS = {
-    "STT_PROVIDER": ("voice.stt.base.SpeechToText", "DEEPGRAM_API_KEY"),
-    "TTS_PROVIDER": ("voice.tts.base.TextToSpeech", "ELEVENLABS_API_KEY"),
-    "CONVERSATION_ENGINE": ("voice.engines.base.ConversationEngine", "ANTHROPIC_API_KEY"),
+    "STT_PROVIDER": ("voice.phone.stt.base.SpeechToText", "DEEPGRAM_API_KEY"),
+    "TTS_PROVIDER": ("voice.phone.tts.base.TextToSpeech", "ELEVENLABS_API_KEY"),
+    "CONVERSATION_ENGINE": ("voice.conversation.engines.base.ConversationEngine", "ANTHROPIC_API_KEY"),
 }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from voice.consumers import MediaStreamConsumer
+from voice.phone.consumers import MediaStreamConsumer
 
 websocket_urlpatterns = [
     path("media-stream/<int:call_id>/", MediaStreamConsumer.as_asgi()),

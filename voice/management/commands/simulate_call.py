@@ -24,13 +24,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import websockets
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from twilio.request_validator import RequestValidator
 
-from voice.audio import FRAME_BYTES, MULAW_SILENCE, frames, resample, ulaw_to_pcm
-from voice.tts.espeak import synthesize_ulaw
+from voice.phone.audio import FRAME_BYTES, MULAW_SILENCE, frames, resample, ulaw_to_pcm
+from voice.phone.tts.espeak import synthesize_ulaw
 
 SILENCE = bytes([MULAW_SILENCE]) * FRAME_BYTES
 # Maria Garcia (the default caller ID) books a cleaning. Phrased as an offline

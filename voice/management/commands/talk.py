@@ -17,12 +17,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from calls.models import Call
 from tenants.models import Tenant
-from voice.conversation import Conversation
+from voice.conversation.session import Conversation
 from voice.frames import AgentSentence, CallerText, CallStarted
 
 ENGINES = {
-    "rules": "voice.engines.rules.RulesEngine",
-    "claude": "voice.engines.claude.ClaudeEngine",
+    "rules": "voice.conversation.engines.rules.RulesEngine",
+    "claude": "voice.conversation.engines.claude.ClaudeEngine",
 }
 
 

@@ -1,0 +1,274 @@
+"""The media-stream consumer, spoken to exactly as Twilio speaks (channels' WebsocketCommunicator)."""
+
+import asyncio
+import base64
+import io
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.core.management import call_command
+
+from calls.models import Call, Turn
+from calls.services import call_from_incoming
+from calls.telephony import stream_token_issue
+from tenants.models import Tenant
+from voice.management.commands.simulate_call import FakeTwilioApi
+from voice.phone.audio import frames
+from voice.routing import websocket_urlpatterns
+from voice.phone.tts.espeak import synthesize_ulaw
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+SILENCE = b"\xff" * 160
+STREAM = "MZ" + "7" * 32
+APP = URLRouter(websocket_urlpatterns)
+
+
+@pytest.fixture
+def twilio(settings):
+    fake = FakeTwilioApi(0)  # the simulator's fake of Twilio's REST Calls resource
+    try:
+        settings.TWILIO_API_BASE_URL = fake.base_url
+        settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+        settings.TWILIO_AUTH_TOKEN = "test-token"
+        settings.VOICE_IDLE_SECONDS = 60
+        settings.FROZEN_NOW = "2026-11-30T09:00:00-05:00"
+        yield fake
+    finally:
+        fake.close()
+
+
+@pytest.fixture
+def call(twilio):
+    call_command("seed_demo", stdout=io.StringIO())
+    tenant = Tenant.objects.get(slug="demo")
+    return call_from_incoming(tenant=tenant, call_sid="CA" + "9" * 32, caller_number="+15551110001",
+                              dialled_number="+15005550006", engine="RulesEngine")
+
+
+def start_message(call, token=None, sid=None):
+    sid = sid or call.call_sid
+    return {
+        "event": "start", "sequenceNumber": "1", "streamSid": "MZ" + "7" * 32,
+        "start": {"accountSid": "AC1", "streamSid": "MZ" + "7" * 32, "callSid": sid, "tracks": ["inbound"],
+                  "customParameters": {"token": token or stream_token_issue(call_id=call.pk, call_sid=sid, issued_at=call.started_at), "callSid": sid},
+                  "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
+    }
+
+
+def media(audio: bytes, n: int = 0) -> dict:
+    return {"event": "media", "sequenceNumber": str(n), "streamSid": "MZ" + "7" * 32,
+            "media": {"track": "inbound", "chunk": str(n), "timestamp": str(n * 20), "payload": base64.b64encode(audio).decode()}}
+
+
+async def open_stream(call, path=None):
+    communicator = WebsocketCommunicator(APP, path or f"/media-stream/{call.pk}/")
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_json_to({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+    return communicator
+
+
+async def until_mark(communicator, *, echo=True, timeout=30) -> list[dict]:
+    """Everything the server sends up to and including its next mark (echoed back, as Twilio does)."""
+    received = []
+    while True:
+        message = await communicator.receive_json_from(timeout=timeout)
+        received.append(message)
+        assert message["streamSid"] == "MZ" + "7" * 32
+        if message["event"] == "mark":
+            if echo:
+                await communicator.send_json_to({"event": "mark", "sequenceNumber": "9", "streamSid": message["streamSid"], "mark": message["mark"]})
+            return received
+
+
+async def say(communicator, text: str, trailing_silence_frames: int = 40) -> None:
+    for i, frame in enumerate(frames(synthesize_ulaw(text)) + [SILENCE] * trailing_silence_frames):
+        await communicator.send_json_to(media(frame, i))
+        if i % 10 == 0:
+            await asyncio.sleep(0)
+
+
+async def close_code(communicator, timeout=10) -> int:
+    output = await communicator.receive_output(timeout=timeout)
+    assert output["type"] == "websocket.close"
+    return output["code"]
+
+
+async def test_a_whole_call_greets_answers_hangs_up_and_is_recorded(call, twilio):
+    ended = twilio.expect(call.call_sid)
+    c = await open_stream(call)
+    await c.send_json_to(start_message(call))
+    greeting = await until_mark(c) + await until_mark(c)  # two sentences, a mark after each
+    audio = [m for m in greeting if m["event"] == "media"]
+    sizes = [len(base64.b64decode(m["media"]["payload"])) for m in audio]
+    assert sum(sizes) > 16000 and all(size % 160 == 0 and size <= 800 for size in sizes)  # whole 20 ms frames
+    assert [m["mark"]["name"] for m in greeting if m["event"] == "mark"] == ["reply-1", "reply-2"]
+
+    await say(c, "No, that's all. Thank you, bye.")
+    goodbye = await until_mark(c)
+    assert any(m["event"] == "media" for m in goodbye)
+    await asyncio.wait_for(ended.wait(), 10)  # the hang-up goes to Twilio's REST API once the goodbye has played
+    assert twilio.calls == {call.call_sid: {"Status": "completed"}}
+    await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": "MZ" + "7" * 32, "stop": {"callSid": call.call_sid}})
+    assert await close_code(c) == 1000
+
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.ended_at is not None and record.status == "completed" and record.outcome == "answered"
+    turns = await database_sync_to_async(list)(Turn.objects.filter(call=record).values_list("speaker", "text", "latency"))
+    assert [s for s, _, _ in turns] == ["agent", "caller", "agent"]
+    assert "bye" in turns[1][1]  # recognised offline from the synthesized speech
+    assert turns[2][1] == "Thank you for calling Bright Smile Dental. Goodbye!"
+    assert set(turns[2][2]) == {"end_of_turn_wait_ms", "final_transcript_ms", "engine_first_sentence_ms", "first_audio_ms", "first_frame_sent_ms"}
+    assert turns[2][2]["end_of_turn_wait_ms"] == 500
+
+
+async def test_barge_in_clears_and_keeps_only_what_was_heard(call, twilio):
+    c = await open_stream(call)
+    await c.send_json_to(start_message(call))
+    await until_mark(c)  # the first sentence played and was heard
+    assert (await c.receive_json_from(timeout=10))["event"] == "media"  # the second is playing...
+    await say(c, "Can I speak to a real person please?", trailing_silence_frames=0)  # ...when the caller talks
+    seen = []
+    while "clear" not in seen:
+        seen.append((await c.receive_json_from(timeout=10))["event"])
+    await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": "MZ" + "7" * 32, "stop": {}})
+    await close_code(c)
+    turns = await database_sync_to_async(list)(Turn.objects.filter(call=call, speaker="agent").values_list("text", "latency"))
+    assert turns[0] == ("Thank you for calling Bright Smile Dental. This is the virtual receptionist.", {"interrupted": True})
+
+
+async def test_keypad_zero_transfers_through_twilio(call, twilio):
+    transferred = twilio.expect(call.call_sid)
+    c = await open_stream(call)
+    await c.send_json_to(start_message(call))
+    await until_mark(c)
+    await until_mark(c)
+    await c.send_json_to({"event": "dtmf", "sequenceNumber": "5", "streamSid": "MZ" + "7" * 32, "dtmf": {"track": "inbound_track", "digit": "0"}})
+    await until_mark(c)  # "Of course. ...", then the transfer once it has played
+    await asyncio.wait_for(transferred.wait(), 10)
+    assert "<Dial>+15551119999</Dial>" in twilio.calls[call.call_sid]["Twiml"]
+    await c.disconnect()
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.outcome == "transferred" and record.transferred_to == "+15551119999"
+
+
+async def test_junk_before_and_during_the_stream_is_ignored(call, twilio):
+    c = await open_stream(call)
+    await c.send_json_to(media(SILENCE))  # media before start
+    await c.send_to(text_data="{not json")
+    await c.send_json_to({"event": "no-such-event"})
+    await c.send_json_to(["a", "list"])
+    await c.send_to(bytes_data=b"\x00\x01")
+    await c.send_json_to(start_message(call))
+    await c.send_json_to({"event": "media", "streamSid": STREAM, "media": {"payload": "***not base64***"}})
+    await c.send_json_to({"event": "media", "streamSid": STREAM})
+    await c.send_json_to({"event": "mark", "streamSid": STREAM, "mark": {"name": "never-sent"}})
+    messages = await until_mark(c)  # the call carries on: the greeting still arrives
+    assert messages[-1]["mark"]["name"] == "reply-1"
+    await c.disconnect()
+
+
+@pytest.mark.parametrize("problem,code", [("token", 4401), ("call", 4404), ("second_start", 4409), ("too_large", 4413), ("ended", 4410)])
+async def test_bad_streams_are_closed_with_a_specific_code(call, twilio, problem, code):
+    if problem == "call":
+        c = await open_stream(call, "/media-stream/999999/")
+        message = start_message(call, token=stream_token_issue(call_id=999999, call_sid=call.call_sid, issued_at=call.started_at))
+    else:
+        c = await open_stream(call)
+        message = start_message(call, token="forged" if problem == "token" else None)
+    if problem == "ended":
+        await database_sync_to_async(Call.objects.filter(pk=call.pk).update)(ended_at="2026-11-30T09:00:00Z")
+    if problem == "too_large":
+        await c.send_json_to(start_message(call))
+        await c.send_to(text_data=json.dumps(media(b"\xff" * 60_000)))
+    else:
+        await c.send_json_to(message)
+    if problem == "second_start":
+        await c.send_json_to(message)
+    while True:
+        output = await c.receive_output(timeout=15)
+        if output["type"] == "websocket.close":
+            assert output["code"] == code
+            break
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    if problem in {"second_start", "too_large"}:
+        assert record.ended_at is not None and record.status == "completed"
+
+
+async def test_a_caller_who_vanishes_mid_reply_leaves_a_finished_call(call, twilio):
+    from voice.phone import metrics
+
+    before = metrics.ACTIVE_CALLS._value.get()
+    c = await open_stream(call)
+    await c.send_json_to(start_message(call))
+    for _ in range(5):
+        assert (await c.receive_json_from(timeout=10))["event"] == "media"
+    await c.disconnect()
+    for _ in range(50):
+        if metrics.ACTIVE_CALLS._value.get() == before:
+            break
+        await asyncio.sleep(0.1)
+    assert metrics.ACTIVE_CALLS._value.get() == before  # nothing of the call left running
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.ended_at is not None and record.outcome == "abandoned"
+
+
+async def test_a_call_takes_one_stream_and_refuses_a_second(call, twilio):
+    first = await open_stream(call)
+    await first.send_json_to(start_message(call))
+    await until_mark(first)  # the first stream's call is under way
+    second = await open_stream(call)
+    await second.send_json_to(start_message(call))  # the same token, a second socket
+    assert await close_code(second) == 4423
+    await until_mark(first)  # the first carries on
+    await first.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM, "stop": {}})
+    await close_code(first)
+    texts = await database_sync_to_async(list)(Turn.objects.filter(call=call, speaker="agent").values_list("text", flat=True))
+    assert sum("Thank you for calling" in text for text in texts) == 1
+
+
+async def test_a_socket_that_never_starts_is_closed(call, twilio, settings):
+    settings.VOICE_STREAM_START_SECONDS = 0.5
+    silent = await open_stream(call)  # sends `connected`, then nothing
+    assert await close_code(silent, timeout=5) == 4408
+    junk = await open_stream(call)
+    await junk.send_json_to(media(SILENCE))
+    await junk.send_json_to(start_message(call, token="forged-token"))  # a refused start starts nothing
+    assert await close_code(junk, timeout=5) == 4401
+
+
+async def test_media_for_another_stream_is_refused(call, twilio):
+    c = await open_stream(call)
+    await c.send_json_to(start_message(call))
+    await until_mark(c)
+    foreign = media(SILENCE)
+    foreign["streamSid"] = "MZ" + "8" * 32
+    await c.send_json_to(foreign)
+    while True:
+        output = await c.receive_output(timeout=15)
+        if output["type"] == "websocket.close":
+            assert output["code"] == 4421
+            break
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.ended_at is not None
+
+
+@pytest.mark.parametrize("media_format", [
+    {"encoding": "audio/l16", "sampleRate": 16000, "channels": 1},
+    {"encoding": "audio/x-mulaw", "sampleRate": 16000, "channels": 1},
+    None,
+])
+async def test_a_stream_in_another_audio_format_is_refused(call, twilio, media_format):
+    c = await open_stream(call)
+    message = start_message(call)
+    if media_format is None:
+        del message["start"]["mediaFormat"]
+    else:
+        message["start"]["mediaFormat"] = media_format
+    await c.send_json_to(message)
+    assert await close_code(c) == 4415
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.stream_sid == "" and record.ended_at is None  # nothing started; the real stream may still come
