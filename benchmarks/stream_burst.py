@@ -43,7 +43,7 @@ from twilio.request_validator import RequestValidator
 from benchmarks.common import machine
 from benchmarks.phone import ROOT, SCRIPT, free_port, server_pids
 from voice.phone.audio import FRAME_BYTES, MULAW_SILENCE, frames
-from voice.management.commands.simulate_call import FakeTwilioApi
+from voice.simulator.twilio_api import FakeTwilioApi
 from voice.phone.tts.espeak import synthesize_ulaw
 
 TOLERANCE = 1.10

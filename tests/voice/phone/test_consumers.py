@@ -15,7 +15,7 @@ from calls.models import Call, Turn
 from calls.services import call_from_incoming
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
-from voice.management.commands.simulate_call import FakeTwilioApi
+from voice.simulator.twilio_api import FakeTwilioApi
 from voice.phone.audio import frames
 from voice.routing import websocket_urlpatterns
 from voice.phone.tts.espeak import synthesize_ulaw

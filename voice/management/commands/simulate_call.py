@@ -14,13 +14,11 @@ import base64
 import json
 import re
 import statistics
-import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import websockets
@@ -28,6 +26,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from twilio.request_validator import RequestValidator
 
+from voice.simulator.twilio_api import FakeTwilioApi
 from voice.phone.audio import FRAME_BYTES, MULAW_SILENCE, frames, resample, ulaw_to_pcm
 from voice.phone.tts.espeak import synthesize_ulaw
 
@@ -43,65 +42,6 @@ DEFAULT_SCRIPT = [
 ]
 AGENT_DONE_SECONDS = 0.9  # quiet after the agent's last mark before the caller speaks
 MAX_CALL_SECONDS = 180
-
-
-class FakeTwilioApi:
-    """Twilio's REST Calls resource, as much of it as the server uses: update status or TwiML."""
-
-    def __init__(self, port: int):
-        self.calls: dict[str, dict] = {}
-        self.events: dict[str, asyncio.Event] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                match = re.match(r"^/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)\.json$", self.path)
-                body = parse_qs(self.rfile.read(int(self.headers.get("content-length", 0))).decode())
-                if not match:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                sid = match.group(2)
-                if sid not in api.events:
-                    payload = {"code": 20404, "message": "The requested resource was not found", "status": 404}
-                    data = json.dumps(payload).encode()
-                    self.send_response(404)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return
-                update = {k: v[0] for k, v in body.items()}
-                api.calls[sid] = update
-                if api.loop is not None:
-                    api.loop.call_soon_threadsafe(api.events[sid].set)
-                data = json.dumps({"sid": sid, "account_sid": match.group(1), "status": update.get("Status", "in-progress")}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
-
-    def expect(self, call_sid: str) -> asyncio.Event:
-        self.loop = asyncio.get_running_loop()
-        self.events[call_sid] = asyncio.Event()
-        return self.events[call_sid]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @dataclass
