@@ -1,5 +1,6 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from bookings.models import (
@@ -15,8 +16,9 @@ from bookings.services import (
     BookingError,
     SlotUnavailable,
     appointment_book,
-    appointment_cancel,
-    appointment_reschedule,
+    appointment_book_check,
+    appointment_update,
+    appointment_update_check,
 )
 from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, TenantScopedMixin
 from tenants.services import Actor, audit_record
@@ -87,9 +89,7 @@ def _describe(slots, tz) -> str:
 
 
 class AppointmentAdminForm(forms.ModelForm):
-    """Books, moves and cancels through the scheduling services, never around them."""
-
-    request = None  # set per request by AppointmentAdmin.get_form
+    """Checks a booking or a change with the scheduling services; AppointmentAdmin.save_model makes it through them."""
 
     class Meta:
         model = Appointment
@@ -98,7 +98,6 @@ class AppointmentAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.saved_by_service = False
         if "provider" in self.fields and self.instance.pk is None:
             self.fields["provider"].required = False
 
@@ -106,50 +105,28 @@ class AppointmentAdminForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
-        actor = Actor.from_request(self.request)
         try:
             if self.instance.pk is None:
-                self.instance = appointment_book(
-                    tenant=data["tenant"],
-                    patient=data["patient"],
-                    appointment_type=data["appointment_type"],
-                    start=data["start"],
-                    provider=data.get("provider"),
-                    actor=actor,
-                    source=Appointment.Source.ADMIN,
-                    notes=data.get("notes", ""),
+                appointment_book_check(
+                    tenant=data["tenant"], patient=data["patient"], appointment_type=data["appointment_type"],
+                    start=data["start"], provider=data.get("provider"),
                 )
-                self.saved_by_service = True
             else:
-                self._change(data, actor)
-        except SlotUnavailable as error:
-            message = str(error)
-            if error.alternatives:
-                tenant = self.instance.tenant if self.instance.pk else data["tenant"]
-                message += " Open instead: " + _describe(error.alternatives, tenant.tzinfo) + "."
-            raise forms.ValidationError(message) from None
+                appointment_update_check(
+                    appointment=self.instance, status=data.get("status"), start=data.get("start"),
+                    provider=data.get("provider"), notes=data.get("notes"),
+                )
         except BookingError as error:
-            raise forms.ValidationError(str(error)) from None
-        if self.saved_by_service:
-            # The form copies cleaned data onto the instance next; make it the saved state
-            # (e.g. the provider the service chose when none was given).
-            for name in self.fields:
-                data[name] = getattr(self.instance, name)
+            raise forms.ValidationError(booking_error_message(error, data.get("tenant") or self.instance.tenant)) from None
         return data
 
-    def _change(self, data, actor):
-        original = Appointment.objects.get(pk=self.instance.pk)
-        status = data.get("status", original.status)
-        if status == Appointment.Status.CANCELLED and original.status != status:
-            self.instance = appointment_cancel(appointment=original, actor=actor)
-            self.saved_by_service = True
-        elif original.status == Appointment.Status.CANCELLED and status != original.status:
-            raise BookingError("A cancelled appointment cannot be restored; book a new one instead.")
-        elif data["start"] != original.start or data["provider"] != original.provider:
-            self.instance = appointment_reschedule(
-                appointment=original, new_start=data["start"], provider=data["provider"], actor=actor
-            )
-            self.saved_by_service = True
+
+def booking_error_message(error: BookingError, tenant) -> str:
+    """The service's sentence, with the times open instead when it has them."""
+    message = str(error)
+    if isinstance(error, SlotUnavailable) and error.alternatives:
+        message += " Open instead: " + _describe(error.alternatives, tenant.tzinfo) + "."
+    return message
 
 
 @admin.register(Appointment)
@@ -191,11 +168,26 @@ class AppointmentAdmin(AuditedAdminMixin, TenantScopedAdmin):
                              tenant=tenant_id, detail={"via": "appointment form choices"})
         return super().render_change_form(request, context, add, change, form_url, obj)
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        return type(form.__name__, (form,), {"request": request})
-
     def save_model(self, request, obj, form, change):
-        if form.saved_by_service:
-            return  # booked, moved or cancelled (and audited) by the service in form.clean()
-        super().save_model(request, obj, form, change)
+        actor = Actor.from_request(request)
+        if change:
+            saved = appointment_update(appointment=obj, actor=actor, status=obj.status, start=obj.start,
+                                       provider=obj.provider, notes=obj.notes)
+        else:
+            saved = appointment_book(
+                tenant=obj.tenant, patient=obj.patient, appointment_type=obj.appointment_type, start=obj.start,
+                provider=form.cleaned_data.get("provider"), actor=actor, source=Appointment.Source.ADMIN,
+                notes=obj.notes,
+            )
+        # The admin carries on with `obj` (its message, its redirect): make it the row the service saved.
+        obj.__dict__.update(saved.__dict__)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except BookingError as error:
+            # The slot went between the form's check and the booking (another caller, another desk).
+            tenant = Appointment.objects.get(pk=object_id).tenant if object_id else None
+            message = booking_error_message(error, tenant) if tenant else str(error)
+            self.message_user(request, f"Nothing was saved: {message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())

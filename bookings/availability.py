@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from tenants.spoken import WEEKDAY_NAMES, say_date
+
 UTC = dt.UTC
 Hours = dict[int, tuple[tuple[dt.time, dt.time], ...]]  # weekday (Mon=0) -> opening intervals
 
@@ -112,16 +114,16 @@ def closure_reason(calendar: Calendar, day: dt.date) -> str | None:
     if day in calendar.closures:
         return calendar.closures[day]
     if not calendar.hours.get(day.weekday()):
-        return f"we are closed on {day:%A}s"
+        return f"we are closed on {WEEKDAY_NAMES[day.weekday()]}s"
     return None
 
 
 def closed_sentence(calendar: Calendar, day: dt.date) -> str | None:
     """What to tell a caller about a day the practice is shut all day, or None when it opens."""
     if day in calendar.closures:
-        return f"We're closed on {day:%A, %B} {day.day} for {calendar.closures[day]}."
+        return f"We're closed on {say_date(day)} for {calendar.closures[day]}."
     if not calendar.hours.get(day.weekday()):
-        return f"We're closed on {day:%A}s."
+        return f"We're closed on {WEEKDAY_NAMES[day.weekday()]}s."
     return None
 
 
@@ -302,6 +304,17 @@ def _minutes(local: dt.datetime) -> int:
 
 def _wall_minutes(instant: dt.datetime, tz: ZoneInfo) -> int:
     return _minutes(instant.astimezone(tz))
+
+
+def is_grid_start(calendar: Calendar, kind: TypeInfo, start: dt.datetime, provider_id: int | None = None) -> bool:
+    """Whether appointments can start at `start` at all (on the slot grid of an opening), busy or not."""
+    day = start.astimezone(calendar.tz).date()
+    stamp = start.timestamp()
+    return any(
+        stamp in _candidate_starts(day, opens, closes, calendar.slot_step, calendar.tz)
+        for provider in eligible_providers(calendar, kind, provider_id)
+        for opens, closes in provider_intervals(calendar, provider, day)
+    )
 
 
 def slot_is_open(

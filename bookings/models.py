@@ -7,10 +7,10 @@ from tenants.crypto import (
     EncryptedEmailField,
     EncryptedTextField,
     identity_blind_index,
-    normalize_phone,
     phone_blind_index,
 )
 from tenants.models import TenantOwned, Weekday
+from tenants.phones import normalize_phone
 
 
 class Role(models.TextChoices):

@@ -1,13 +1,24 @@
 """Reads for scheduling. Each loads what it needs in a fixed number of queries."""
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 from django.db.models import F, Func, IntegerField, Q, Value
 
-from bookings.availability import Calendar, ProviderInfo, TypeInfo
+from bookings.availability import (
+    Calendar,
+    ProviderInfo,
+    Slot,
+    TypeInfo,
+    closed_sentence,
+    distinct_times,
+    nearest_alternatives,
+    open_slots,
+)
 from bookings.models import Appointment, AppointmentType, BusyBlock, Patient, Provider, ProviderHours, ProviderTimeOff
 from tenants.crypto import identity_blind_index, phone_blind_index
 from tenants.models import BusinessHours, Closure, Tenant
+from tenants.spoken import say_article, say_date, say_time
 
 
 class EpochSeconds(Func):
@@ -55,16 +66,16 @@ def _busy_rows(queryset, before=Value(0), after=Value(0)):
     )
 
 
-def type_info(kind: AppointmentType) -> TypeInfo:
+def type_info(appointment_type: AppointmentType) -> TypeInfo:
     return TypeInfo(
-        id=kind.id,
-        key=kind.key,
-        name=kind.name,
-        minutes=kind.minutes,
-        role=kind.role,
-        buffer_before=kind.buffer_before_minutes,
-        buffer_after=kind.buffer_after_minutes,
-        is_emergency=kind.is_emergency,
+        id=appointment_type.id,
+        key=appointment_type.key,
+        name=appointment_type.name,
+        minutes=appointment_type.minutes,
+        role=appointment_type.role,
+        buffer_before=appointment_type.buffer_before_minutes,
+        buffer_after=appointment_type.buffer_after_minutes,
+        is_emergency=appointment_type.is_emergency,
     )
 
 
@@ -180,4 +191,95 @@ def appointment_list_by_ids(*, tenant: Tenant, ids: list[int]) -> list[Appointme
         .filter(pk__in=ids)
         .select_related("appointment_type", "provider", "patient")
         .order_by("pk")
+    )
+
+
+SEARCH_DAYS = 14  # how far past the asked-for day the first open times and alternatives may come from
+
+
+@dataclass(frozen=True)
+class SlotSearch:
+    """Open times for a request; when there are none, why, and the nearest other times."""
+
+    slots: list[Slot]
+    reason: str = ""
+    alternatives: list[Slot] = field(default_factory=list)
+
+
+def _window_phrase(after: dt.time | None, before: dt.time | None) -> str:
+    if after and before:
+        return f"between {say_time(after)} and {say_time(before)}"
+    if after:
+        return f"after {say_time(after)}"
+    return f"before {say_time(before)}" if before else ""
+
+
+def slots_find(
+    *,
+    tenant: Tenant,
+    appointment_type: AppointmentType,
+    now: dt.datetime,
+    day: dt.date | None = None,
+    provider: Provider | None = None,
+    after: dt.time | None = None,
+    before: dt.time | None = None,
+    limit: int = 3,
+) -> SlotSearch:
+    """Open times on `day` (or the first ones from today), from `after` and before `before`, practice-local.
+
+    With none in that window: the reason, and the open times nearest to it.
+    """
+    tz = tenant.tzinfo
+    first_day = day or now.astimezone(tz).date()
+    last_day = first_day if day else first_day + dt.timedelta(days=SEARCH_DAYS)
+    # Two weeks loaded either way: an empty day needs the following days for alternatives.
+    calendar = availability_calendar(
+        tenant=tenant, start_date=first_day, end_date=first_day + dt.timedelta(days=SEARCH_DAYS),
+        role=appointment_type.role,
+    )
+    info = type_info(appointment_type)
+    provider_id = provider.id if provider else None
+    slots = distinct_times(
+        open_slots(calendar, info, start_date=first_day, end_date=last_day, now=now, provider_id=provider_id)
+    )
+    in_window = [
+        s for s in slots
+        if (after is None or s.start.astimezone(tz).time() >= after)
+        and (before is None or s.start.astimezone(tz).time() < before)
+    ]
+    if in_window:
+        return SlotSearch(slots=in_window[:limit])
+    requested = dt.datetime.combine(first_day, after or before or dt.time(9), tzinfo=tz)
+    alternatives = nearest_alternatives(calendar, info, requested=requested, now=now, provider_id=provider_id,
+                                        limit=limit, search_days=SEARCH_DAYS)
+    name = appointment_type.name.lower()
+    if day is None:
+        reason = f"We have nothing open for {say_article(name)} {name} in the next two weeks."
+    elif slots:
+        reason = f"I have nothing {_window_phrase(after, before)} on {say_date(day)}."
+    else:
+        reason = closed_sentence(calendar, day) or f"We have nothing open for {say_article(name)} {name} on {say_date(day)}."
+    return SlotSearch(slots=[], reason=reason, alternatives=alternatives)
+
+
+def appointment_types_bookable(*, tenant: Tenant) -> dict[str, AppointmentType]:
+    """key -> the practice's active appointment types."""
+    return {t.key: t for t in AppointmentType.objects.for_tenant(tenant).filter(is_active=True)}
+
+
+def providers_bookable(*, tenant: Tenant) -> dict[str, Provider]:
+    """key -> the practice's active providers."""
+    return {p.key: p for p in Provider.objects.for_tenant(tenant).filter(is_active=True)}
+
+
+def patients_by_ids(*, tenant: Tenant, ids: list[int]) -> list[Patient]:
+    return list(Patient.objects.for_tenant(tenant).filter(pk__in=ids))
+
+
+def patient_appointment(*, tenant: Tenant, patient: Patient, appointment_id: int) -> Appointment | None:
+    """One of the patient's own appointments, or None."""
+    return (
+        Appointment.objects.select_related("appointment_type", "provider", "tenant")
+        .filter(pk=appointment_id, patient=patient, tenant=tenant)
+        .first()
     )

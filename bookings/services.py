@@ -6,6 +6,7 @@ recorded in the audit trail with who made it.
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -15,7 +16,9 @@ from bookings import availability
 from bookings.models import Appointment, AppointmentType, Patient, Provider
 from bookings.selectors import availability_calendar, patient_find_by_name_and_dob, type_info
 from tenants.models import Tenant
+from tenants.phones import InvalidPhoneNumber
 from tenants.services import Actor, audit_record
+from tenants.spoken import say_time, say_when
 
 ALTERNATIVE_SEARCH_DAYS = 14
 # Two bookings inserting overlapping rows can each wait on the other's exclusion-constraint check;
@@ -54,6 +57,10 @@ class BeyondHorizon(SlotUnavailable):
     pass
 
 
+class OffGrid(SlotUnavailable):
+    """Within opening hours, but not a time appointments start at (a quarter past, with a half-hour grid)."""
+
+
 class InThePast(BookingError):
     pass
 
@@ -80,41 +87,36 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now or timezone.now()
 
 
-def _spoken(instant: dt.datetime, tz) -> str:
-    local = instant.astimezone(tz)
-    return f"{local:%A, %B} {local.day} at {local:%-I:%M %p}".replace(":00 ", " ")
-
-
-def _search_calendar(tenant, kind, requested, ignore_appointment_id=None) -> availability.Calendar:
+def _search_calendar(tenant, appointment_type, requested, ignore_appointment_id=None) -> availability.Calendar:
     """The requested day and the days after it that alternatives may come from."""
     day = requested.astimezone(tenant.tzinfo).date()
     return availability_calendar(
         tenant=tenant,
         start_date=day,
         end_date=day + dt.timedelta(days=ALTERNATIVE_SEARCH_DAYS),
-        role=kind.role,
+        role=appointment_type.role,
         ignore_appointment_id=ignore_appointment_id,
     )
 
 
-def _alternatives(calendar, kind, requested, now, provider_id) -> list[availability.Slot]:
+def _alternatives(calendar, appointment_type, requested, now, provider_id) -> list[availability.Slot]:
     return availability.nearest_alternatives(
-        calendar, type_info(kind), requested=requested, now=now, provider_id=provider_id,
+        calendar, type_info(appointment_type), requested=requested, now=now, provider_id=provider_id,
         search_days=ALTERNATIVE_SEARCH_DAYS,
     )
 
 
-def _raced(tenant, kind, start, now, provider, ignore_appointment_id=None) -> SlotUnavailable:
+def _raced(tenant, appointment_type, start, now, provider, ignore_appointment_id=None) -> SlotUnavailable:
     """Another booking won the race between our check and our write."""
-    calendar = _search_calendar(tenant, kind, start, ignore_appointment_id)
-    alternatives = _alternatives(calendar, kind, start, now, provider.id if provider else None)
-    return SlotUnavailable(f"{_spoken(start, tenant.tzinfo)} was just taken.", alternatives=alternatives)
+    calendar = _search_calendar(tenant, appointment_type, start, ignore_appointment_id)
+    alternatives = _alternatives(calendar, appointment_type, start, now, provider.id if provider else None)
+    return SlotUnavailable(f"{say_when(start.astimezone(tenant.tzinfo))} was just taken.", alternatives=alternatives)
 
 
 def slot_check(
     *,
     tenant: Tenant,
-    kind: AppointmentType,
+    appointment_type: AppointmentType,
     start: dt.datetime,
     provider: Provider | None,
     now: dt.datetime,
@@ -130,22 +132,22 @@ def slot_check(
     if provider is not None:
         if provider.tenant_id != tenant.id or not provider.is_active:
             raise ProviderCannotPerform(f"{provider.name} does not take appointments here.")
-        if provider.role != kind.role:
-            raise ProviderCannotPerform(f"{provider.name} does not do {kind.name.lower()} appointments.")
+        if provider.role != appointment_type.role:
+            raise ProviderCannotPerform(f"{provider.name} does not do {appointment_type.name.lower()} appointments.")
     if start <= now:
         raise InThePast("That time has already passed.")
 
     provider_id = provider.id if provider else None
-    calendar = _search_calendar(tenant, kind, start, ignore_appointment_id)
-    info = type_info(kind)
+    calendar = _search_calendar(tenant, appointment_type, start, ignore_appointment_id)
+    info = type_info(appointment_type)
     day = start.astimezone(tenant.tzinfo).date()
     slots = availability.open_slots(calendar, info, start_date=day, end_date=day, now=now, provider_id=provider_id)
     for slot in slots:
         if slot.start == start:
             return slot
 
-    alternatives = _alternatives(calendar, kind, start, now, provider_id)
-    when = _spoken(start, tenant.tzinfo)
+    alternatives = _alternatives(calendar, appointment_type, start, now, provider_id)
+    when = say_when(start.astimezone(tenant.tzinfo))
     closed = availability.closure_reason(calendar, day)
     if closed is not None:
         raise PracticeClosed(availability.closed_sentence(calendar, day), reason=closed, alternatives=alternatives)
@@ -162,6 +164,12 @@ def slot_check(
         if _during_break(calendar, info, start):
             raise OutsideHours(f"{when} is during our lunch break.", alternatives=alternatives)
         raise OutsideHours(f"{when} is outside our opening hours.", alternatives=alternatives)
+    if not availability.is_grid_start(calendar, info, start, provider_id):
+        raise OffGrid(
+            f"Appointments start every {tenant.slot_step_minutes} minutes, so I can't book "
+            f"{say_time(start.astimezone(tenant.tzinfo))} exactly.",
+            alternatives=alternatives,
+        )
     who = f" with {provider.name}" if provider else ""
     raise SlotUnavailable(f"{when}{who} is already taken.", alternatives=alternatives)
 
@@ -231,6 +239,31 @@ def _tenant_owned(tenant: Tenant, *objects) -> None:
             raise BookingError(f"That {obj._meta.verbose_name} belongs to another practice.")
 
 
+def _changeable(appointment: Appointment, now: dt.datetime) -> None:
+    """Only a booked appointment that has not started can be moved or cancelled."""
+    if appointment.status != Appointment.Status.BOOKED:
+        raise AppointmentNotChangeable(f"That appointment is already {appointment.get_status_display().lower()}.")
+    if appointment.start <= now:
+        raise AppointmentNotChangeable("That appointment has already started.")
+
+
+def appointment_book_check(
+    *,
+    tenant: Tenant,
+    patient: Patient,
+    appointment_type: AppointmentType,
+    start: dt.datetime,
+    provider: Provider | None = None,
+    now: dt.datetime | None = None,
+) -> availability.Slot:
+    """The slot a booking would take, or the named reason it cannot. Writes nothing (forms check with it first)."""
+    now = _now(now)
+    _tenant_owned(tenant, patient, appointment_type, provider)
+    slot = slot_check(tenant=tenant, appointment_type=appointment_type, start=start, provider=provider, now=now)
+    _check_patient_free(patient, slot.start, slot.end)
+    return slot
+
+
 def appointment_book(
     *,
     tenant: Tenant,
@@ -244,12 +277,11 @@ def appointment_book(
     now: dt.datetime | None = None,
 ) -> Appointment:
     now = _now(now)
-    _tenant_owned(tenant, patient, appointment_type, provider)
 
     @transaction.atomic
     def write() -> Appointment:
-        slot = slot_check(tenant=tenant, kind=appointment_type, start=start, provider=provider, now=now)
-        _check_patient_free(patient, slot.start, slot.end)
+        slot = appointment_book_check(tenant=tenant, patient=patient, appointment_type=appointment_type, start=start,
+                                      provider=provider, now=now)
         appointment = Appointment.objects.create(
             tenant=tenant,
             patient=patient,
@@ -290,13 +322,10 @@ def appointment_reschedule(
     @transaction.atomic
     def write() -> Appointment:
         current = Appointment.objects.select_for_update().select_related("appointment_type").get(pk=appointment.pk)
-        if current.status != Appointment.Status.BOOKED:
-            raise AppointmentNotChangeable(f"That appointment is {current.get_status_display().lower()}.")
-        if current.start <= now:
-            raise AppointmentNotChangeable("That appointment has already started.")
-        kind = current.appointment_type
+        _changeable(current, now)
+        appointment_type = current.appointment_type
         slot = slot_check(
-            tenant=tenant, kind=kind, start=new_start, provider=provider, now=now,
+            tenant=tenant, appointment_type=appointment_type, start=new_start, provider=provider, now=now,
             ignore_appointment_id=current.pk,
         )
         _check_patient_free(current.patient, slot.start, slot.end, ignore_appointment_id=current.pk)
@@ -323,10 +352,7 @@ def appointment_cancel(
     now = _now(now)
     with transaction.atomic():
         current = Appointment.objects.select_for_update().get(pk=appointment.pk)
-        if current.status != Appointment.Status.BOOKED:
-            raise AppointmentNotChangeable(f"That appointment is already {current.get_status_display().lower()}.")
-        if current.start <= now:
-            raise AppointmentNotChangeable("That appointment has already started.")
+        _changeable(current, now)
         current.status = Appointment.Status.CANCELLED
         current.save(update_fields=["status", "updated_at"])
         audit_record(
@@ -334,6 +360,88 @@ def appointment_cancel(
             tenant=current.tenant, detail={"reason": reason} if reason else {},
         )
     return current
+
+
+@dataclass(frozen=True)
+class AppointmentChange:
+    """What an update of an appointment amounts to."""
+
+    cancel: bool = False
+    status: str | None = None  # completed or no-show
+    move_to: availability.Slot | None = None
+    notes: str | None = None
+
+
+def appointment_update_check(
+    *,
+    appointment: Appointment,
+    status: str | None = None,
+    start: dt.datetime | None = None,
+    provider: Provider | None = None,
+    notes: str | None = None,
+    now: dt.datetime | None = None,
+) -> AppointmentChange:
+    """What changing these fields of `appointment` would do, or the named reason it cannot. Writes nothing."""
+    now = _now(now)
+    current = Appointment.objects.select_related("appointment_type", "patient", "tenant").get(pk=appointment.pk)
+    _tenant_owned(current.tenant, provider)
+    new_notes = notes if notes is not None and notes != current.notes else None
+    if status is not None and status != current.status:
+        if current.status == Appointment.Status.CANCELLED:
+            raise AppointmentNotChangeable("A cancelled appointment cannot be restored; book a new one instead.")
+        if status == Appointment.Status.CANCELLED:
+            _changeable(current, now)
+            return AppointmentChange(cancel=True, notes=new_notes)
+        return AppointmentChange(status=status, notes=new_notes)
+    moving = (start is not None and start != current.start) or (provider is not None and provider.pk != current.provider_id)
+    if not moving:
+        return AppointmentChange(notes=new_notes)
+    _changeable(current, now)
+    slot = slot_check(tenant=current.tenant, appointment_type=current.appointment_type, start=start or current.start,
+                      provider=provider, now=now, ignore_appointment_id=current.pk)
+    _check_patient_free(current.patient, slot.start, slot.end, ignore_appointment_id=current.pk)
+    return AppointmentChange(move_to=slot, notes=new_notes)
+
+
+def appointment_update(
+    *,
+    appointment: Appointment,
+    actor: Actor,
+    status: str | None = None,
+    start: dt.datetime | None = None,
+    provider: Provider | None = None,
+    notes: str | None = None,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Change an appointment as staff do: cancel it, mark it completed or a no-show, move it, or edit its notes.
+
+    Every change goes through the rule it needs (a cancelled appointment stays cancelled;
+    only a booked one that has not started moves or is cancelled) and is audited.
+    """
+    now = _now(now)
+    change = appointment_update_check(appointment=appointment, status=status, start=start, provider=provider,
+                                      notes=notes, now=now)
+    if change.notes is not None:
+        with transaction.atomic():
+            current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+            current.notes = change.notes
+            current.save(update_fields=["notes", "updated_at"])
+            audit_record(actor=actor, action="change", object_type="bookings.Appointment", object_id=current.pk,
+                         tenant=current.tenant, detail={"fields": ["notes"]})
+    if change.cancel:
+        return appointment_cancel(appointment=appointment, actor=actor, now=now)
+    if change.status is not None:
+        with transaction.atomic():
+            current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+            current.status = change.status
+            current.save(update_fields=["status", "updated_at"])
+            audit_record(actor=actor, action="change", object_type="bookings.Appointment", object_id=current.pk,
+                         tenant=current.tenant, detail={"fields": ["status"], "status": change.status})
+        return current
+    if change.move_to is not None:
+        return appointment_reschedule(appointment=appointment, new_start=start or appointment.start, provider=provider,
+                                      actor=actor, now=now)
+    return Appointment.objects.get(pk=appointment.pk)
 
 
 def patient_create(
@@ -347,8 +455,6 @@ def patient_create(
     email: str = "",
     now: dt.datetime | None = None,
 ) -> Patient:
-    from tenants.crypto import InvalidPhoneNumber
-
     first_name, last_name = first_name.strip(), last_name.strip()
     if not first_name or not last_name:
         raise PatientInvalid("A patient needs a first and a last name.")

@@ -42,7 +42,6 @@ def call_start(
     caller_number: str = "",
     dialled_number: str = "",
     call_sid: str = "",
-    engine: str = "",
 ) -> Call:
     return Call.objects.create(
         tenant=tenant,
@@ -50,8 +49,14 @@ def call_start(
         caller_number=caller_number,
         dialled_number=dialled_number,
         call_sid=call_sid,
-        engine=engine,
     )
+
+
+def call_engine_record(*, call: Call, engine: str) -> Call:
+    """Which conversation engine answers the call, by its short name ("rules", "claude") on every channel."""
+    call.engine = engine
+    call.save(update_fields=["engine"])
+    return call
 
 
 def _next_index(model, call: Call) -> int:
@@ -161,12 +166,12 @@ def message_mark_handled(*, message: Message, actor: Actor) -> Message:
     return message
 
 
-def call_from_incoming(*, tenant: Tenant, call_sid: str, caller_number: str, dialled_number: str, engine: str) -> Call:
+def call_from_incoming(*, tenant: Tenant, call_sid: str, caller_number: str, dialled_number: str) -> Call:
     """The call for Twilio's incoming-call webhook; a retried webhook, even a simultaneous one, gets the same call."""
     call, _ = Call.objects.get_or_create(
         call_sid=_sid_required(call_sid, "CallSid"),
         defaults={"tenant": tenant, "channel": Call.Channel.PHONE, "caller_number": caller_number,
-                  "dialled_number": dialled_number, "engine": engine},
+                  "dialled_number": dialled_number},
     )
     return call
 

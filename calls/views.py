@@ -79,10 +79,7 @@ def incoming_call(request):
         response.say("Sorry, this number is not in service. Goodbye.")
         response.hangup()
         return twiml(response)
-    call = call_from_incoming(
-        tenant=tenant, call_sid=call_sid, caller_number=caller, dialled_number=to,
-        engine=settings.CONVERSATION_ENGINE.rsplit(".", 1)[-1],
-    )
+    call = call_from_incoming(tenant=tenant, call_sid=call_sid, caller_number=caller, dialled_number=to)
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     if tenant.record_calls:
         if tenant.recording_consent:

@@ -10,10 +10,11 @@ import functools
 import hashlib
 import hmac
 
-import phonenumbers
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+
+from tenants.phones import normalize_phone
 
 
 class DecryptionError(Exception):
@@ -22,10 +23,6 @@ class DecryptionError(Exception):
     Raised rather than returning the ciphertext, so a lost key shows up as an
     error instead of gibberish quietly shown to staff or read aloud to callers.
     """
-
-
-class InvalidPhoneNumber(ValueError):
-    pass
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,17 +59,6 @@ def rotate_token(token: str) -> str:
         return current_multifernet().rotate(token.encode()).decode()
     except InvalidToken:
         raise DecryptionError("no configured FIELD_ENCRYPTION_KEYS entry decrypts this value") from None
-
-
-def normalize_phone(raw: str, *, region: str = "US") -> str:
-    """E.164 form of a phone number as a caller or staff member might type it."""
-    try:
-        parsed = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhoneNumber(f"not a phone number: {exc}") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise InvalidPhoneNumber("not a possible phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _blind_index(value: str) -> str:

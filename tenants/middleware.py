@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.utils import timezone
 
-from tenants.models import StaffMembership
+from tenants.selectors import staff_timezones
 
 
 class PracticeTimezoneMiddleware:
@@ -21,7 +21,7 @@ class PracticeTimezoneMiddleware:
         user = getattr(request, "user", None)
         zones = set()
         if user is not None and user.is_authenticated and user.is_staff:
-            zones = set(StaffMembership.objects.filter(user=user).values_list("tenant__timezone", flat=True))
+            zones = staff_timezones(user=user)
         if len(zones) == 1:
             timezone.activate(zoneinfo.ZoneInfo(zones.pop()))
         else:

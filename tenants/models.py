@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from tenants.spoken import WEEKDAY_NAMES
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -12,7 +14,7 @@ def validate_timezone(value: str) -> None:
 
 
 def validate_e164(value: str) -> None:
-    from tenants.crypto import InvalidPhoneNumber, normalize_phone
+    from tenants.phones import InvalidPhoneNumber, normalize_phone
 
     try:
         normalised = normalize_phone(value)
@@ -134,14 +136,7 @@ class PhoneNumber(TenantOwned):
         return self.number
 
 
-class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+Weekday = models.IntegerChoices("Weekday", [(name.upper(), (number, name)) for number, name in enumerate(WEEKDAY_NAMES)])
 
 
 class BusinessHours(TenantOwned):

@@ -1,6 +1,21 @@
+import datetime as dt
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 
-from tenants.models import PhoneNumber, StaffMembership, Tenant
+from tenants.models import BusinessHours, Closure, PhoneNumber, StaffMembership, Tenant
+
+Intervals = list[tuple[dt.time, dt.time]]
+
+
+def tenant_by_slug(*, slug: str) -> Tenant | None:
+    """The active practice with this slug."""
+    return Tenant.objects.filter(slug=slug, is_active=True).first()
+
+
+def practice_number(*, tenant: Tenant) -> str | None:
+    """A number callers dial to reach the practice."""
+    return PhoneNumber.objects.for_tenant(tenant).order_by("id").values_list("number", flat=True).first()
 
 
 def tenant_for_number(*, number: str) -> Tenant | None:
@@ -16,3 +31,47 @@ def staff_roles_by_tenant(*, user: AbstractBaseUser) -> dict[int, str]:
 
 def staff_role(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
     return StaffMembership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+
+
+def staff_timezones(*, user: AbstractBaseUser) -> set[str]:
+    """The time zones of the practices the user works for."""
+    return set(StaffMembership.objects.filter(user=user).values_list("tenant__timezone", flat=True))
+
+
+@dataclass(frozen=True)
+class PracticeFacts:
+    """What callers ask about a practice: where it is, when it is open, what it accepts."""
+
+    name: str
+    address: str
+    parking: str
+    insurance_accepted: list[str]
+    insurance_not_accepted: list[str]
+    new_patient_note: str
+    week: dict[int, Intervals]  # weekday (Monday = 0) -> opening intervals, in order
+    closures: dict[dt.date, str]  # from today on: day -> reason
+
+    def hours_on(self, day: dt.date) -> tuple[Intervals, str]:
+        """The day's opening intervals, and the closure's reason if it is closed for one."""
+        if day in self.closures:
+            return [], self.closures[day]
+        return self.week.get(day.weekday(), []), ""
+
+
+def practice_facts(*, tenant: Tenant, today: dt.date) -> PracticeFacts:
+    week: dict[int, Intervals] = {}
+    for weekday, opens, closes in BusinessHours.objects.for_tenant(tenant).order_by("weekday", "opens").values_list(
+        "weekday", "opens", "closes"
+    ):
+        week.setdefault(weekday, []).append((opens, closes))
+    closures = dict(Closure.objects.for_tenant(tenant).filter(date__gte=today).order_by("date").values_list("date", "reason"))
+    return PracticeFacts(
+        name=tenant.name,
+        address=tenant.address,
+        parking=tenant.parking_note,
+        insurance_accepted=list(tenant.insurance_accepted),
+        insurance_not_accepted=list(tenant.insurance_not_accepted),
+        new_patient_note=tenant.new_patient_note,
+        week=week,
+        closures=closures,
+    )

@@ -182,3 +182,31 @@ def test_database_refuses_overlapping_active_appointments(kit):
         tenant=demo, patient=emma, provider=existing.provider, appointment_type=types["cleaning"],
         start=at("2026-12-08", "14:30"), end=at("2026-12-08", "15:30"), status="cancelled",
     )
+
+
+def test_a_time_between_the_slot_grid_is_refused_not_rounded(kit):
+    from bookings.services import OffGrid
+
+    with pytest.raises(OffGrid) as refused:
+        book(kit, "filling", at("2026-12-07", "09:15"))
+    assert str(refused.value) == "Appointments start every 30 minutes, so I can't book 9:15 AM exactly."
+    assert {at("2026-12-07", "09:00"), at("2026-12-07", "09:30")} <= {a.start for a in refused.value.alternatives}
+
+
+def test_staff_updates_go_through_the_rules_of_each_change(kit):
+    from bookings.services import appointment_update, appointment_update_check
+
+    demo, _, providers, _ = kit
+    staff = Actor.system("front desk")
+    appointment = book(kit, "cleaning", at("2026-12-15", "10:00"))
+    moved = appointment_update(appointment=appointment, actor=staff, start=at("2026-12-15", "11:00"), notes="Prefers mornings", now=NOW)
+    assert (moved.start, Appointment.objects.get(pk=appointment.pk).notes) == (at("2026-12-15", "11:00"), "Prefers mornings")
+    done = appointment_update(appointment=appointment, actor=staff, status=Appointment.Status.CANCELLED, now=NOW)
+    assert done.status == "cancelled"
+    with pytest.raises(AppointmentNotChangeable, match="cannot be restored"):
+        appointment_update_check(appointment=appointment, status=Appointment.Status.BOOKED, now=NOW)
+    with pytest.raises(AppointmentNotChangeable, match="cannot be restored"):
+        appointment_update(appointment=appointment, actor=staff, status=Appointment.Status.BOOKED, now=NOW)
+    assert Appointment.objects.get(pk=appointment.pk).status == "cancelled"
+    actions = list(AuditEvent.objects.filter(object_id=str(appointment.pk)).values_list("action", flat=True).order_by("id"))
+    assert actions == ["create", "change", "reschedule", "cancel"]
