@@ -251,6 +251,8 @@ CONVERSATION_ENGINE = env.str(
     "CONVERSATION_ENGINE",
     default="voice.conversation.engines.claude.ClaudeEngine" if ANTHROPIC_API_KEY else "voice.conversation.engines.rules.RulesEngine",
 )
+# Takes over a call when the engine above is unavailable (a cloud API down or too slow); empty: none.
+CONVERSATION_FALLBACK_ENGINE = env.str("CONVERSATION_FALLBACK_ENGINE", default="voice.conversation.engines.rules.RulesEngine")
 
 # Logging: every record passes through the PHI masker (tenants.logging); JSON in production.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -9,6 +9,7 @@ PROVIDER_SETTINGS = {
     "STT_PROVIDER": ("voice.phone.stt.base.SpeechToText", "DEEPGRAM_API_KEY"),
     "TTS_PROVIDER": ("voice.phone.tts.base.TextToSpeech", "ELEVENLABS_API_KEY"),
     "CONVERSATION_ENGINE": ("voice.conversation.engines.base.ConversationEngine", "ANTHROPIC_API_KEY"),
+    "CONVERSATION_FALLBACK_ENGINE": ("voice.conversation.engines.base.ConversationEngine", "ANTHROPIC_API_KEY"),
 }
 
 
@@ -17,6 +18,8 @@ def providers_load(app_configs, **kwargs) -> list[Error]:
     errors = []
     for setting, (base_path, key) in PROVIDER_SETTINGS.items():
         path = getattr(settings, setting)
+        if not path and setting == "CONVERSATION_FALLBACK_ENGINE":
+            continue  # no fallback is a choice
         hint = f"Set {setting} to a provider that exists, or unset {key} if it chose this one."
         try:
             provider = import_string(path)

@@ -13,11 +13,11 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from calls.models import Call, Turn
-from calls.services import call_end, call_save_state, call_start, turn_record
+from calls.services import call_end, call_engine_record, call_save_state, call_start, turn_record
 from tenants.models import Tenant
-from voice.conversation.engines.base import ConversationEngine, engine_class
-from voice.frames import AgentSentence, CallerText, EndCall, Event, Output, TransferCall
+from voice.conversation.engines.base import ConversationEngine, engine_build
 from voice.conversation.tools import ReceptionistTools, ToolSession
+from voice.frames import AgentSentence, CallerText, EndCall, Event, Output, TransferCall
 
 
 class Conversation:
@@ -40,15 +40,16 @@ class Conversation:
         call: Call | None = None,
     ) -> "Conversation":
         """Set up a new call (or take over one the phone webhook created). Synchronous: uses the ORM."""
-        engine_type = engine_class(engine_path)
         if now is None and settings.FROZEN_NOW:
             frozen = dt.datetime.fromisoformat(settings.FROZEN_NOW)
             now = lambda: frozen  # noqa: E731
         if call is None:
-            call = call_start(tenant=tenant, channel=channel, caller_number=caller_number, engine=engine_type.name)
+            call = call_start(tenant=tenant, channel=channel, caller_number=caller_number)
         saved = json.loads(call.state) if call.state else {}
         tools = ReceptionistTools(call=call, tenant=tenant, now=now, session=ToolSession(**saved.get("tools", {})))
-        engine = engine_type(tools=tools, state=saved.get("engine"))
+        engine = engine_build(tools=tools, state=saved.get("engine"), path=engine_path)
+        if call.engine != engine.name:
+            call_engine_record(call=call, engine=engine.name)
         return cls(call=call, tools=tools, engine=engine)
 
     async def handle(self, event: Event, *, record_agent: bool = True) -> AsyncIterator[Output]:
@@ -72,8 +73,10 @@ class Conversation:
         await database_sync_to_async(self._save_state)()
 
     async def record_agent(self, text: str, latency: dict | None = None, *, interrupted: bool = False) -> None:
+        """Save the agent's turn as the caller heard it; cut off by the caller, the engine forgets the rest too."""
         if interrupted:
             latency = {**(latency or {}), "interrupted": True}
+            self.engine.heard(text)
         await database_sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.AGENT, text=text, latency=latency)
 
     def listening_for(self) -> str:

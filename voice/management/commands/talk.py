@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.core.management.base import BaseCommand, CommandError
 
 from calls.models import Call
-from tenants.models import Tenant
+from tenants.selectors import tenant_by_slug
 from voice.conversation.session import Conversation
 from voice.frames import AgentSentence, CallerText, CallStarted
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--engine", choices=sorted(ENGINES), help="Conversation engine (default: settings).")
 
     def handle(self, *args, tenant: str, caller: str, now: str | None, engine: str | None, **options):
-        practice = Tenant.objects.filter(slug=tenant, is_active=True).first()
+        practice = tenant_by_slug(slug=tenant)
         if practice is None:
             raise CommandError(f"No active practice with slug {tenant!r}.")
         clock = None

@@ -85,7 +85,7 @@ def test_tool_use_round_trip_books_an_appointment(fake, conversation):
     assert {t["name"] for t in request["tools"]} >= {"find_slots", "book_appointment", "verify_patient", "transfer_to_human"}
     assert "Bright Smile Dental" in request["system"] and "Monday, November 30, 2026" in request["system"]
     assert fake.headers[0]["authorization"] == "Bearer sk-ant-test"
-    assert tool_results(fake.requests[1]) == {"toolu_00": {"verified": False, "attempts_left": 2}}
+    assert tool_results(fake.requests[1]) == {"toolu_00": {"verified": False, "first_name": "", "full_name": "", "attempts_left": 2}}
     assert tool_results(fake.requests[2])["toolu_00"]["registered"] is True
     slot = tool_results(fake.requests[3])["toolu_00"]
     assert slot["available"] is True and slot["slot"]["provider_key"] == "chen"
@@ -139,3 +139,14 @@ def test_summary_comes_from_claude(fake, conversation):
     call = async_to_sync(conversation.finish)()
     assert call.summary == "Caller asked whether Cigna is accepted; it is."
     assert fake.requests[-1].get("stream") is None and "Cigna" in fake.requests[-1]["messages"][0]["content"]
+
+
+def test_a_cut_off_reply_stays_in_claudes_history_only_as_far_as_the_caller_heard(fake, conversation):
+    fake.script(Reply(text="We're open until 2 PM on Friday. We also have late hours on Wednesday until 7 PM."),
+                Reply(text="Sure."))
+    run(conversation, CallerText("When are you open on Friday?"))
+    async_to_sync(conversation.record_agent)("We're open until 2 PM on Friday.", interrupted=True)
+    run(conversation, CallerText("Thanks, and on Saturday?"))
+    history = fake.requests[-1]["messages"]
+    assert history[-2] == {"role": "assistant", "content": [{"type": "text", "text": "We're open until 2 PM on Friday."}]}
+    assert history[-1] == {"role": "user", "content": "Thanks, and on Saturday?"}
