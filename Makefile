@@ -27,6 +27,8 @@ venv: $(VENV)/.runtime
 
 # The server's Twilio REST calls (hang up, transfer) go to the simulator's fake Twilio API, and the
 # practice clock is frozen on a Friday (the demo practice's facts are of late 2026), so "Monday" is always open.
+# simulate_call prints the server's own record of the call, so both must use one database: neither is given a
+# DATABASE_URL of its own here.
 TWILIO_FAKE_PORT ?= 8010
 DEMO_NOW ?= 2026-11-27T10:00:00-05:00
 DEMO_ENV := TWILIO_API_BASE_URL=http://127.0.0.1:$(TWILIO_FAKE_PORT) PUBLIC_BASE_URL=http://$(HOST):$(PORT) FROZEN_NOW=$(DEMO_NOW)

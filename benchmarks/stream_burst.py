@@ -21,8 +21,6 @@ run with that setting.
 """
 
 import asyncio
-import base64
-import json
 import os
 import secrets
 import subprocess
@@ -30,35 +28,29 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import websockets
-from twilio.request_validator import RequestValidator
 
 from benchmarks.common import machine
 from benchmarks.phone import ROOT, SCRIPT, free_port, server_pids
 from voice.phone.audio import FRAME_BYTES, MULAW_SILENCE, frames
-from voice.simulator.twilio_api import FakeTwilioApi
 from voice.phone.tts.espeak import synthesize_ulaw
+from voice.simulator.protocol import PLACEHOLDER_ACCOUNT_SID, Endpoint, TwilioCall, incoming_call
+from voice.simulator.twilio_api import FakeTwilioApi
 
 TOLERANCE = 1.10
 CALL_SECONDS = 30  # one stream of the burst, webhook to close, at most
 SPEECH = "What are your hours on Friday?"
 AFTER_SPEECH_FRAMES = 35  # 0.7 s of silence: past the end-of-turn window, so the turn is recognised and answered
-ACCOUNT_SID = "AC" + "0" * 32
 MANAGE = [sys.executable, "manage.py"]
 
 
 @dataclass
 class Server:
-    url: str  # also its PUBLIC_BASE_URL, which webhook signatures are computed against
-    auth_token: str
-    to: str  # the demo practice's number
+    endpoint: Endpoint  # the demo practice's line; the server's URL is also its PUBLIC_BASE_URL
     pid: int
 
 
@@ -103,27 +95,11 @@ def memory(server: Server, workers: list[int]) -> Memory:
 
 
 def active_calls(server: Server) -> float:
-    with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as response:
+    with urllib.request.urlopen(f"{server.endpoint.url}/metrics", timeout=5) as response:
         for line in response.read().decode().splitlines():
             if line.startswith("receptionist_active_calls "):
                 return float(line.split()[1])
     return 0.0
-
-
-async def incoming_call(client: httpx.AsyncClient, server: Server, caller: str) -> tuple[str, dict, str]:
-    """Twilio's incoming-call webhook, signed: the stream URL, its parameters and the CallSid."""
-    path = "/api/webhooks/incoming-call"
-    call_sid = "CA" + uuid.uuid4().hex
-    params = {"CallSid": call_sid, "AccountSid": ACCOUNT_SID, "From": caller, "To": server.to,
-              "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": "2010-04-01"}
-    signature = RequestValidator(server.auth_token).compute_signature(server.url + path, params)
-    response = await client.post(server.url + path, data=params, headers={"X-Twilio-Signature": signature})
-    response.raise_for_status()
-    stream = ET.fromstring(response.text).find("./Connect/Stream")
-    if stream is None:
-        raise RuntimeError(f"no <Connect><Stream> in the TwiML: {response.text[:300]}")
-    parameters = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
-    return f"ws://{urlsplit(server.url).netloc}{urlsplit(stream.get('url')).path}", parameters, call_sid
 
 
 async def drain(socket) -> None:
@@ -135,35 +111,25 @@ async def drain(socket) -> None:
         pass
 
 
-async def stream_media(socket, stream_sid: str, speech: list[bytes]) -> None:
+async def stream_media(socket, call: TwilioCall, speech: list[bytes]) -> None:
     for number, frame in enumerate(speech, start=2):
-        await socket.send(json.dumps({
-            "event": "media", "sequenceNumber": str(number), "streamSid": stream_sid,
-            "media": {"track": "inbound", "chunk": str(number), "timestamp": str(number * 20),
-                      "payload": base64.b64encode(frame).decode()},
-        }))
+        await socket.send(call.media(number, frame))
         await asyncio.sleep(0.02)
 
 
 async def one_stream(client: httpx.AsyncClient, server: Server, index: int, speech: list[bytes]) -> None:
     """One short call: `start` and speech on even streams; `stop` on every other pair, else dropped."""
-    url, parameters, call_sid = await incoming_call(client, server, f"+1555400{index:04d}")
-    stream_sid = "MZ" + uuid.uuid4().hex
+    call = TwilioCall(PLACEHOLDER_ACCOUNT_SID)
+    url, parameters = await incoming_call(client, server.endpoint, call, f"+1555400{index:04d}")
     socket = await websockets.connect(url, max_size=2**20, open_timeout=10, close_timeout=2)
     reader = asyncio.ensure_future(drain(socket))
     try:
-        await socket.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await socket.send(call.connected())
         if index % 2 == 0:
-            await socket.send(json.dumps({
-                "event": "start", "sequenceNumber": "1", "streamSid": stream_sid,
-                "start": {"accountSid": ACCOUNT_SID, "streamSid": stream_sid, "callSid": call_sid,
-                          "tracks": ["inbound"], "customParameters": parameters,
-                          "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
-            }))
-            await stream_media(socket, stream_sid, speech)
+            await socket.send(call.start(parameters))
+            await stream_media(socket, call, speech)
         if index % 4 < 2:
-            await socket.send(json.dumps({"event": "stop", "sequenceNumber": "999", "streamSid": stream_sid,
-                                          "stop": {"accountSid": ACCOUNT_SID, "callSid": call_sid}}))
+            await socket.send(call.stop())
             await socket.close()
         else:
             socket.transport.abort()  # the caller's network vanished: no stop, no close handshake
@@ -214,7 +180,7 @@ def start_server(folder: Path, port: int, twilio_port: int) -> tuple[subprocess.
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
         DATABASE_URL=f"sqlite:///{folder / 'bench.sqlite3'}", PUBLIC_BASE_URL=url,
-        TWILIO_API_BASE_URL=f"http://127.0.0.1:{twilio_port}", TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_API_BASE_URL=f"http://127.0.0.1:{twilio_port}", TWILIO_ACCOUNT_SID=PLACEHOLDER_ACCOUNT_SID,
         TWILIO_AUTH_TOKEN=auth_token, VOICE_END_OF_TURN_MS="500", LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="receptionist_site.settings",
     )
@@ -232,7 +198,7 @@ def start_server(folder: Path, port: int, twilio_port: int) -> tuple[subprocess.
                 break
         except OSError:
             time.sleep(0.2)
-    return process, Server(url, auth_token, to, process.pid), env
+    return process, Server(Endpoint(url=url, public_url=url, auth_token=auth_token, number=to), process.pid), env
 
 
 def warm_up(env: dict, folder: Path, server: Server, twilio_port: int) -> str:
@@ -241,8 +207,8 @@ def warm_up(env: dict, folder: Path, server: Server, twilio_port: int) -> str:
     script.write_text("\n".join(SCRIPT) + "\n")
     calls = max(2, os.cpu_count() or 1)  # streams go round the workers in turn
     result = subprocess.run(
-        [*MANAGE, "simulate_call", "--calls", str(calls), "--script", str(script), "--url", server.url,
-         "--twilio-port", str(twilio_port), "--no-transcribe"],
+        [*MANAGE, "simulate_call", "--calls", str(calls), "--script", str(script), "--url", server.endpoint.url,
+         "--twilio-port", str(twilio_port)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     if result.returncode != 0:

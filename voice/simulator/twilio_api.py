@@ -60,7 +60,7 @@ class FakeTwilioApi:
 
     @property
     def base_url(self) -> str:
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def expect(self, call_sid: str) -> asyncio.Event:
         self.loop = asyncio.get_running_loop()

@@ -1,5 +1,7 @@
-"""`make demo`'s steps on the embedded defaults: migrate, seed, serve /health and the admin."""
+"""simulate_call's interface, and `make demo`'s steps on the embedded defaults: migrate, seed, serve /health and
+the admin (the whole simulated call is tests/voice/phone/test_end_to_end.py)."""
 
+import io
 import os
 import re
 import socket
@@ -9,8 +11,52 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from tests import ROOT
 
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests import ROOT
+from voice.management.commands import simulate_call
+from voice.simulator.caller import CallResult
+
+
+@pytest.mark.parametrize("arguments, refusal", [
+    (["--calls", "0"], "--calls must be between 1 and 200"),
+    (["--calls", "2", "--hear-agent"], "--hear-agent listens to one call"),
+    (["--tenant", "nowhere"], "No practice 'nowhere'"),
+])
+@pytest.mark.django_db
+def test_what_cannot_be_simulated_is_refused_before_any_call(arguments, refusal):
+    with pytest.raises(CommandError, match=refusal):
+        call_command("simulate_call", *arguments, stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_the_script_file_and_caller_go_to_the_simulator_and_its_report_is_printed(demo, tmp_path, monkeypatch):
+    placed = {}
+
+    def place_calls(**arguments):
+        placed.update(arguments)
+        return [CallResult("CA1", ended_by="agent hung up", latencies_ms=[600.0], frames_received=50)]
+
+    monkeypatch.setattr(simulate_call, "place_calls", place_calls)
+    script = tmp_path / "caller.txt"
+    script.write_text("What are your hours on Friday?\n\nBye.\n")
+    out = io.StringIO()
+    call_command("simulate_call", "--script", str(script), "--from", "+15550001111", "--twilio-port", "0",
+                 stdout=out)
+    assert (placed["script"], placed["callers"], placed["hear_agent"]) == (
+        ["What are your hours on Friday?", "Bye."], ["+15550001111"], False)
+    assert placed["endpoint"].number == "+15005550006"
+    assert "[call ended: agent hung up]" in out.getvalue() and "1 call(s), 1 turns answered" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_failed_call_fails_the_command(demo, monkeypatch):
+    monkeypatch.setattr(simulate_call, "place_calls",
+                        lambda **_: [CallResult("CA1", error="ConnectError: connection refused")])
+    with pytest.raises(CommandError, match="some calls failed: ConnectError"):
+        call_command("simulate_call", stdout=io.StringIO())
 
 
 def free_port() -> int:

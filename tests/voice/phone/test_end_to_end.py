@@ -1,8 +1,9 @@
-"""A whole phone call through daphne on 127.0.0.1: Twilio's side played by simulate_call with real synthesized speech."""
+"""A whole phone call through daphne on 127.0.0.1: Twilio's side played by simulate_call with synthesized speech."""
 
 import datetime as dt
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,7 +18,6 @@ from django.db import connection
 from bookings.models import Appointment
 from calls.models import Call
 from tests import ROOT
-
 
 
 def free_port() -> int:
@@ -56,7 +56,7 @@ def test_a_caller_books_a_cleaning_by_phone():
                 time.sleep(0.2)
         result = subprocess.run(
             [sys.executable, "manage.py", "simulate_call", "--url", f"http://127.0.0.1:{port}",
-             "--twilio-port", str(twilio_port), "--no-transcribe"],
+             "--twilio-port", str(twilio_port)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
         )
     finally:
@@ -64,6 +64,11 @@ def test_a_caller_books_a_cleaning_by_phone():
         server.wait(timeout=10)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[call ended: agent hung up]" in result.stdout, result.stdout
+    # Each turn as the server saved it, printed while the call ran; the simulator's own hearing only when asked.
+    turns = result.stdout.split("[call ended")[0]
+    assert "  AGENT: Thank you for calling Bright Smile Dental." in turns
+    assert re.search(r"\n  AGENT \(500 \+ \d+ ms\): ", turns), turns
+    assert "  CALLER (heard as): " in turns and "recogniser" not in result.stdout
     booked = Appointment.objects.get(start=dt.datetime.fromisoformat("2026-11-30T09:00:00-05:00"), status="booked")
     assert (booked.patient.full_name, booked.appointment_type.key, booked.provider.key, booked.source) == (
         "Maria Garcia", "cleaning", "chen", "phone")
