@@ -4,6 +4,8 @@ import hashlib
 import itertools
 from dataclasses import dataclass, field
 
+from tenants.spoken import MONTH_NAMES, WEEKDAY_NAMES
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -17,9 +19,9 @@ class Vocabulary:
     cache_key: str = ""
 
 
-WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december"]
+# Recognisers write words in lower case.
+WEEKDAYS = [name.lower() for name in WEEKDAY_NAMES]
+MONTHS = [name.lower() for name in MONTH_NAMES]
 ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
             "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth",
             "eighteenth", "nineteenth", "twentieth", "twenty first", "twenty second", "twenty third",
