@@ -106,7 +106,9 @@ async def health_detailed(request):
         "providers": {
             "stt": settings.STT_PROVIDER,
             "tts": settings.TTS_PROVIDER,
+            "vad": settings.VAD_PROVIDER,
             "conversation": settings.CONVERSATION_ENGINE,
+            "conversation_fallback": settings.CONVERSATION_FALLBACK_ENGINE,
         },
     }
     return JsonResponse(body, status=200 if healthy else 503)

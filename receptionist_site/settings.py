@@ -247,6 +247,8 @@ TTS_PROVIDER = env.str(
     "TTS_PROVIDER",
     default="voice.phone.tts.elevenlabs.ElevenLabsTTS" if ELEVENLABS_API_KEY else "voice.phone.tts.espeak.EspeakTTS",
 )
+# Is each 20 ms frame speech? Turns are found from its decisions (VOICE_END_OF_TURN_MS).
+VAD_PROVIDER = env.str("VAD_PROVIDER", default="voice.phone.vad.pocketsphinx.PocketsphinxVAD")
 CONVERSATION_ENGINE = env.str(
     "CONVERSATION_ENGINE",
     default="voice.conversation.engines.claude.ClaudeEngine" if ANTHROPIC_API_KEY else "voice.conversation.engines.rules.RulesEngine",

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.core.checks import Error, register
 from django.utils.module_loading import import_string
 
-# setting -> (dotted path of the base class, the key that picks the cloud provider by default)
+# setting -> (dotted path of the base class, the key that picks the cloud provider by default, if any)
 PROVIDER_SETTINGS = {
     "STT_PROVIDER": ("voice.phone.stt.base.SpeechToText", "DEEPGRAM_API_KEY"),
     "TTS_PROVIDER": ("voice.phone.tts.base.TextToSpeech", "ELEVENLABS_API_KEY"),
+    "VAD_PROVIDER": ("voice.phone.vad.base.VoiceActivityDetector", ""),
     "CONVERSATION_ENGINE": ("voice.conversation.engines.base.ConversationEngine", "ANTHROPIC_API_KEY"),
     "CONVERSATION_FALLBACK_ENGINE": ("voice.conversation.engines.base.ConversationEngine", "ANTHROPIC_API_KEY"),
 }
@@ -20,7 +21,7 @@ def providers_load(app_configs, **kwargs) -> list[Error]:
         path = getattr(settings, setting)
         if not path and setting == "CONVERSATION_FALLBACK_ENGINE":
             continue  # no fallback is a choice
-        hint = f"Set {setting} to a provider that exists, or unset {key} if it chose this one."
+        hint = f"Set {setting} to a provider that exists" + (f", or unset {key} if it chose this one." if key else ".")
         try:
             provider = import_string(path)
         except ImportError as error:

@@ -26,16 +26,20 @@ from calls.services import CallAlreadyEnded, CallNotFound, StreamAlreadyAttached
 from calls.telephony import call_hang_up, call_transfer, stream_token_valid
 from tenants.models import Tenant
 from voice.conversation.session import Conversation
-from voice.phone.pipeline import OutAudio, OutClear, OutMark, PhoneCall, Telephony
+from voice.conversation.vocabulary import vocabulary_for
+from voice.frames import Audio, Interrupt, Mark, ToPhone
+from voice.phone.audio import FRAME_BYTES, SAMPLE_RATE
+from voice.phone.pipeline import PhoneCall, Telephony
 from voice.phone.stt.base import stt_class
 from voice.phone.tts.base import tts_class
-from voice.conversation.vocabulary import vocabulary_for
+from voice.phone.vad.base import vad_class
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 64 * 1024
 # The only audio Twilio's bidirectional streams carry, and the only audio the loop decodes.
-MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE, "channels": 1}
+CLOSE_NORMAL = 1000
 CLOSE_BAD_START = 4400
 CLOSE_BAD_TOKEN = 4401
 CLOSE_UNKNOWN_CALL = 4404
@@ -183,6 +187,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             conversation=conversation,
             stt=stt,
             tts=tts_class()(),
+            vad=vad_class()(),
             send=self.send_frame,
             telephony=TwilioTelephony(call_sid),
             end_of_turn_ms=settings.VOICE_END_OF_TURN_MS,
@@ -201,9 +206,9 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             logger.warning("call %s: media without valid base64 ignored", self.call_id)
             return
         audio = self.pending_audio + audio
-        whole = len(audio) - len(audio) % 160
-        for i in range(0, whole, 160):
-            await self.phone.audio(audio[i : i + 160])
+        whole = len(audio) - len(audio) % FRAME_BYTES
+        for i in range(0, whole, FRAME_BYTES):
+            await self.phone.audio(audio[i : i + FRAME_BYTES])
         self.pending_audio = audio[whole:]
 
     async def on_dtmf(self, message):
@@ -219,20 +224,18 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self.phone.mark(name)
 
     async def on_stop(self, message):
-        await self._end(1000)
+        await self._end(CLOSE_NORMAL)
 
     # -- to Twilio ------------------------------------------------------------------------
 
-    async def send_frame(self, frame) -> None:
-        if isinstance(frame, OutAudio):
+    async def send_frame(self, frame: ToPhone) -> None:
+        if isinstance(frame, Audio):
             payload = {"event": "media", "streamSid": self.stream_sid,
                        "media": {"payload": base64.b64encode(frame.ulaw).decode()}}
-        elif isinstance(frame, OutMark):
+        elif isinstance(frame, Mark):
             payload = {"event": "mark", "streamSid": self.stream_sid, "mark": {"name": frame.name}}
-        elif isinstance(frame, OutClear):
+        elif isinstance(frame, Interrupt):
             payload = {"event": "clear", "streamSid": self.stream_sid}
-        else:
-            return
         if self.caller_gone:
             return
         try:

@@ -1,6 +1,10 @@
-"""Prometheus metrics of the phone loop (served with django-prometheus's at /metrics)."""
+"""What the phone loop measures: each reply's latency record, and Prometheus metrics (served at /metrics)."""
+
+from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from voice.frames import EndOfTurn
 
 ACTIVE_CALLS = Gauge("receptionist_active_calls", "Phone calls in progress")
 TURN_LATENCY = Histogram(
@@ -16,3 +20,46 @@ FRAMES_IN = Counter("receptionist_frames_in_total", "Media frames received from 
 FRAMES_OUT = Counter("receptionist_frames_out_total", "Media frames sent to the phone")
 LATE_FRAMES = Counter("receptionist_late_frames_total", "Reply frames sent after the caller's audio ran dry")
 PROVIDER_ERRORS = Counter("receptionist_provider_errors_total", "Failures of a speech or conversation provider", ["provider"])
+
+
+@dataclass
+class TurnTiming:
+    """Where the time to answer a caller's turn went; saved with the agent's turn that answers it.
+
+    Each first is kept once: a reply of several sentences has one first sentence, one first audio.
+    """
+
+    speech_ended: float  # when the end of the caller's turn was decided
+    waited_ms: float
+    transcript_ms: float
+    engine_first_ms: float | None = None
+    first_audio_ms: float | None = None
+    first_frame_ms: float | None = None
+
+    @classmethod
+    def after(cls, turn: EndOfTurn, now: float) -> "TurnTiming":
+        """The caller's final transcript came `now`."""
+        STAGE_LATENCY.labels("final_transcript").observe(now - turn.at)
+        return cls(speech_ended=turn.at, waited_ms=turn.waited_ms, transcript_ms=(now - turn.at) * 1000)
+
+    def engine_answered(self, seconds: float) -> None:
+        if self.engine_first_ms is None:
+            self.engine_first_ms = seconds * 1000
+
+    def audio_synthesized(self, seconds: float) -> None:
+        if self.first_audio_ms is None:
+            self.first_audio_ms = seconds * 1000
+
+    def frame_sent(self, now: float) -> None:
+        if self.first_frame_ms is None:
+            self.first_frame_ms = (now - self.speech_ended) * 1000
+            TURN_LATENCY.observe(now - self.speech_ended)
+
+    def as_dict(self) -> dict:
+        return {
+            "end_of_turn_wait_ms": round(self.waited_ms),
+            "final_transcript_ms": round(self.transcript_ms, 1),
+            "engine_first_sentence_ms": None if self.engine_first_ms is None else round(self.engine_first_ms, 1),
+            "first_audio_ms": None if self.first_audio_ms is None else round(self.first_audio_ms, 1),
+            "first_frame_sent_ms": None if self.first_frame_ms is None else round(self.first_frame_ms, 1),
+        }

@@ -15,13 +15,13 @@ from calls.models import Call, Turn
 from calls.services import call_from_incoming
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
-from voice.simulator.twilio_api import FakeTwilioApi
-from voice.phone.audio import frames
-from voice.routing import websocket_urlpatterns
+from voice.phone.audio import FRAME_BYTES, FRAME_MS, frames, silence_ulaw
 from voice.phone.tts.espeak import synthesize_ulaw
+from voice.routing import websocket_urlpatterns
+from voice.simulator.twilio_api import FakeTwilioApi
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-SILENCE = b"\xff" * 160
+SILENCE = silence_ulaw(FRAME_MS)
 STREAM = "MZ" + "7" * 32
 APP = URLRouter(websocket_urlpatterns)
 
@@ -45,21 +45,21 @@ def call(twilio):
     call_command("seed_demo", stdout=io.StringIO())
     tenant = Tenant.objects.get(slug="demo")
     return call_from_incoming(tenant=tenant, call_sid="CA" + "9" * 32, caller_number="+15551110001",
-                              dialled_number="+15005550006", engine="RulesEngine")
+                              dialled_number="+15005550006")
 
 
 def start_message(call, token=None, sid=None):
     sid = sid or call.call_sid
     return {
-        "event": "start", "sequenceNumber": "1", "streamSid": "MZ" + "7" * 32,
-        "start": {"accountSid": "AC1", "streamSid": "MZ" + "7" * 32, "callSid": sid, "tracks": ["inbound"],
+        "event": "start", "sequenceNumber": "1", "streamSid": STREAM,
+        "start": {"accountSid": "AC1", "streamSid": STREAM, "callSid": sid, "tracks": ["inbound"],
                   "customParameters": {"token": token or stream_token_issue(call_id=call.pk, call_sid=sid, issued_at=call.started_at), "callSid": sid},
                   "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}},
     }
 
 
 def media(audio: bytes, n: int = 0) -> dict:
-    return {"event": "media", "sequenceNumber": str(n), "streamSid": "MZ" + "7" * 32,
+    return {"event": "media", "sequenceNumber": str(n), "streamSid": STREAM,
             "media": {"track": "inbound", "chunk": str(n), "timestamp": str(n * 20), "payload": base64.b64encode(audio).decode()}}
 
 
@@ -77,7 +77,7 @@ async def until_mark(communicator, *, echo=True, timeout=30) -> list[dict]:
     while True:
         message = await communicator.receive_json_from(timeout=timeout)
         received.append(message)
-        assert message["streamSid"] == "MZ" + "7" * 32
+        assert message["streamSid"] == STREAM
         if message["event"] == "mark":
             if echo:
                 await communicator.send_json_to({"event": "mark", "sequenceNumber": "9", "streamSid": message["streamSid"], "mark": message["mark"]})
@@ -104,7 +104,7 @@ async def test_a_whole_call_greets_answers_hangs_up_and_is_recorded(call, twilio
     greeting = await until_mark(c) + await until_mark(c)  # two sentences, a mark after each
     audio = [m for m in greeting if m["event"] == "media"]
     sizes = [len(base64.b64decode(m["media"]["payload"])) for m in audio]
-    assert sum(sizes) > 16000 and all(size % 160 == 0 and size <= 800 for size in sizes)  # whole 20 ms frames
+    assert sum(sizes) > 16000 and all(size % FRAME_BYTES == 0 and size <= 5 * FRAME_BYTES for size in sizes)  # whole 20 ms frames
     assert [m["mark"]["name"] for m in greeting if m["event"] == "mark"] == ["reply-1", "reply-2"]
 
     await say(c, "No, that's all. Thank you, bye.")
@@ -112,7 +112,7 @@ async def test_a_whole_call_greets_answers_hangs_up_and_is_recorded(call, twilio
     assert any(m["event"] == "media" for m in goodbye)
     await asyncio.wait_for(ended.wait(), 10)  # the hang-up goes to Twilio's REST API once the goodbye has played
     assert twilio.calls == {call.call_sid: {"Status": "completed"}}
-    await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": "MZ" + "7" * 32, "stop": {"callSid": call.call_sid}})
+    await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM, "stop": {"callSid": call.call_sid}})
     assert await close_code(c) == 1000
 
     record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
@@ -134,7 +134,7 @@ async def test_barge_in_clears_and_keeps_only_what_was_heard(call, twilio):
     seen = []
     while "clear" not in seen:
         seen.append((await c.receive_json_from(timeout=10))["event"])
-    await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": "MZ" + "7" * 32, "stop": {}})
+    await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM, "stop": {}})
     await close_code(c)
     turns = await database_sync_to_async(list)(Turn.objects.filter(call=call, speaker="agent").values_list("text", "latency"))
     assert turns[0] == ("Thank you for calling Bright Smile Dental. This is the virtual receptionist.", {"interrupted": True})
@@ -146,7 +146,7 @@ async def test_keypad_zero_transfers_through_twilio(call, twilio):
     await c.send_json_to(start_message(call))
     await until_mark(c)
     await until_mark(c)
-    await c.send_json_to({"event": "dtmf", "sequenceNumber": "5", "streamSid": "MZ" + "7" * 32, "dtmf": {"track": "inbound_track", "digit": "0"}})
+    await c.send_json_to({"event": "dtmf", "sequenceNumber": "5", "streamSid": STREAM, "dtmf": {"track": "inbound_track", "digit": "0"}})
     await until_mark(c)  # "Of course. ...", then the transfer once it has played
     await asyncio.wait_for(transferred.wait(), 10)
     assert "<Dial>+15551119999</Dial>" in twilio.calls[call.call_sid]["Twiml"]

@@ -20,7 +20,8 @@ from pocketsphinx.lm import ArpaBoLM
 
 from voice.phone.stt.base import SpeechToText, Vocabulary
 
-PIECE_BYTES = 3200  # 100 ms at 16 kHz, 16-bit
+DECODER_RATE = 16000  # what the en-us acoustic model was trained on
+PIECE_BYTES = DECODER_RATE * 2 // 10  # 100 ms of 16-bit audio
 SEARCHES = ("free", "yes_no", "date_time", "dob", "name")
 
 
@@ -79,7 +80,7 @@ class Recogniser:
     """One call's decoder, synchronous: the part that can run in this process or in a worker process."""
 
     def __init__(self, files: dict[str, str]):
-        self.decoder = pocketsphinx.Decoder(samprate=16000, lm=files["free"], dict=files["dict"], logfn=os.devnull)
+        self.decoder = pocketsphinx.Decoder(samprate=DECODER_RATE, lm=files["free"], dict=files["dict"], logfn=os.devnull)
         for name in SEARCHES[1:]:
             self.decoder.add_lm_file(name, files[name])
         self.decoder.add_lm_file("free", files["free"])
@@ -119,7 +120,7 @@ class Recogniser:
 class PocketsphinxSTT(SpeechToText):
     """Recognition on the event loop itself, in 100 ms pieces (a few ms of work each)."""
 
-    sample_rate = 16000
+    sample_rate = DECODER_RATE
 
     def __init__(self, *, vocabulary: Vocabulary):
         super().__init__(vocabulary=vocabulary)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import espeakng_loader
 
-from voice.phone.audio import pcm_to_ulaw, resample
+from voice.phone.audio import SAMPLE_RATE, pcm_to_ulaw, resample
 from voice.phone.tts.base import TextToSpeech
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -74,7 +74,7 @@ def _engine() -> _Espeak:
 def synthesize_ulaw(text: str, *, voice: str = "en-us", words_per_minute: int = 165) -> bytes:
     """The whole sentence as 8 kHz mu-law (synchronous; also used by the call simulator)."""
     engine = _engine()
-    pcm8, _ = resample(engine.pcm(text, voice, words_per_minute), engine.rate, 8000)
+    pcm8, _ = resample(engine.pcm(text, voice, words_per_minute), engine.rate, SAMPLE_RATE)
     return pcm_to_ulaw(pcm8)
 
 

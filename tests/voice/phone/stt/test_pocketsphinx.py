@@ -1,12 +1,17 @@
 """Offline recognition, in the event loop and in worker processes, on telephone-quality synthetic speech."""
 
 import asyncio
+import gc
+from pathlib import Path
 
-from voice.phone.audio import resample, ulaw_to_pcm
-from voice.phone.stt.pocketsphinx import PocketsphinxSTT
+import pytest
+
+from voice.conversation.vocabulary import vocabulary_for
+from voice.phone.audio import FRAME_MS, SAMPLE_RATE, resample, ulaw_to_pcm
+from voice.phone.stt import pocketsphinx_workers
+from voice.phone.stt.pocketsphinx import DECODER_RATE, PocketsphinxSTT
 from voice.phone.stt.pocketsphinx_workers import PocketsphinxWorkerSTT
 from voice.phone.tts.espeak import synthesize_ulaw
-from voice.conversation.vocabulary import vocabulary_for
 
 VOCABULARY = vocabulary_for(
     practice="Bright Smile Dental",
@@ -17,7 +22,7 @@ VOCABULARY = vocabulary_for(
 
 
 def speech(text: str) -> bytes:
-    pcm, _ = resample(ulaw_to_pcm(synthesize_ulaw(text)), 8000, 16000)
+    pcm, _ = resample(ulaw_to_pcm(synthesize_ulaw(text)), SAMPLE_RATE, DECODER_RATE)
     return pcm
 
 
@@ -25,8 +30,9 @@ async def recognise(stt, pcm: bytes, expectation: str) -> tuple[str, list[str]]:
     stt.listen_for(expectation)
     await stt.begin()
     partials = []
-    for i in range(0, len(pcm), 640):  # 20 ms at a time, as the phone delivers it
-        partial = await stt.feed(pcm[i : i + 640])
+    frame = DECODER_RATE * 2 * FRAME_MS // 1000  # 20 ms at a time, as the phone delivers it
+    for i in range(0, len(pcm), frame):
+        partial = await stt.feed(pcm[i : i + frame])
         if partial:
             partials.append(partial)
     return await stt.finish(), partials
@@ -51,3 +57,37 @@ def test_narrow_answers_are_recognised_the_same_in_the_loop_and_in_workers():
     (yes, yes_partials), (birthday, _) = in_workers
     assert yes == "yes please" and yes_partials  # recognised while the caller was still talking
     assert "twelfth" in birthday
+
+
+def _rss_kb(pid: int) -> int:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in lines if line.startswith("VmRSS:"))
+
+
+def _settle(workers) -> None:
+    """Closes still queued (from collected recognisers) reach the workers before anything is measured."""
+    gc.collect()
+    for worker in workers:
+        worker.executor.submit(worker.call, 0, "close", ()).result(timeout=30)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+async def test_workers_give_back_decoders_closed_or_abandoned():
+    """A call's decoder is gone with the call (one of the causes `benchmarks/stream_burst.py` found)."""
+    workers = pocketsphinx_workers._workers()
+    warm = [PocketsphinxWorkerSTT(vocabulary=VOCABULARY) for _ in workers]
+    for stt in warm:
+        await stt.close()
+    _settle(workers)
+    before = {w.process.pid: _rss_kb(w.process.pid) for w in workers}
+
+    streams = [PocketsphinxWorkerSTT(vocabulary=VOCABULARY) for _ in range(4 * len(workers))]
+    during = {pid: _rss_kb(pid) for pid in before}
+    for stt in streams[::2]:
+        await stt.close()
+    del stt, streams  # the others never call close(), as when daphne cancels a call's handler
+    _settle(workers)
+
+    for pid, kb in before.items():
+        assert during[pid] > kb + 20_000  # each worker held two or more decoders of some 13 MB
+        assert _rss_kb(pid) < kb * 1.10

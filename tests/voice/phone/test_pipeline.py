@@ -1,0 +1,215 @@
+"""One call's speech loop with fakes all around: what reaches the phone, and what the conversation hears and records."""
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from tests.voice.phone.fakes import LOUD, QUIET, LoudnessVAD, RecordingTelephony, ScriptedConversation, ScriptedSTT, ToneTTS
+from voice.frames import AgentSentence, Audio, CallerText, CallStarted, DtmfDigits, EndCall, Event, Interrupt, Mark, Output
+from voice.frames import SilenceTimeout, TransferCall
+from voice.phone import metrics
+from voice.phone.pipeline import APOLOGY, PhoneCall
+
+HELLO = AgentSentence("Thank you for calling.")
+HELP = AgentSentence("How can I help?")
+SURE = AgentSentence("Sure.")
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+class Line:
+    """A PhoneCall with fakes all around it."""
+
+    def __init__(self, script: Callable[[Event], list[Output]], *transcripts: str, idle_seconds: float = 60.0):
+        self.sent: list = []
+        self.conversation = ScriptedConversation(script)
+        self.stt = ScriptedSTT(*transcripts)
+        self.telephony = RecordingTelephony()
+        self.call = PhoneCall(conversation=self.conversation, stt=self.stt, tts=ToneTTS(), vad=LoudnessVAD(),
+                              send=self._send, telephony=self.telephony, idle_seconds=idle_seconds)
+
+    async def _send(self, frame) -> None:
+        self.sent.append(frame)
+
+    def marks(self) -> list[str]:
+        return [frame.name for frame in self.sent if isinstance(frame, Mark)]
+
+    async def start(self) -> None:
+        """The call starts, and the conversation has given all its greeting (heard or not)."""
+        await self.call.start()
+        await until(lambda: self.stt.expectations)
+
+    async def hear(self, sentences: int) -> None:
+        """Once that many sentences have been sent, Twilio echoes every mark: the caller heard them all."""
+        await until(lambda: len(self.marks()) >= sentences)
+        for name in self.marks():
+            await self.call.mark(name)
+
+    async def caller_says(self, frames: int = 30) -> None:
+        for frame in [LOUD] * frames + [QUIET] * 30:  # 600 ms of silence: past the end of the turn
+            await self.call.audio(frame)
+
+
+@pytest.fixture
+async def line():
+    lines = []
+
+    def make(*args, **kwargs) -> Line:
+        lines.append(Line(*args, **kwargs))
+        return lines[-1]
+
+    yield make
+    for each in lines:
+        await each.call.stop()
+
+
+def replies(**by_event: list[Output]) -> Callable[[Event], list[Output]]:
+    """A conversation script: the outputs for each kind of event, by its type's name; nothing for the others."""
+    return lambda event: by_event.get(type(event).__name__, [])
+
+
+async def test_the_greeting_is_spoken_sentence_by_sentence_and_recorded_once_heard(line):
+    phone = line(replies(CallStarted=[HELLO, HELP]))
+    await phone.call.start()
+    await until(lambda: len(phone.marks()) == 2)
+    assert [type(frame) for frame in phone.sent] == [Audio, Mark, Audio, Mark]
+    assert phone.conversation.agent_turns == []  # not yet heard
+    await phone.hear(2)
+    assert phone.conversation.agent_turns == [("Thank you for calling. How can I help?", {}, False)]
+    assert phone.stt.expectations == ["free"]
+
+
+async def test_the_callers_turn_reaches_the_conversation_and_its_answer_has_a_latency_record(line):
+    phone = line(replies(CallerText=[SURE]), " what time do you open ")
+    await phone.start()
+    await phone.caller_says()
+    await phone.hear(1)
+    assert phone.conversation.events == [CallStarted(), CallerText("what time do you open")]
+    assert phone.stt.steps == ["begin", "finish"]
+    text, latency, interrupted = phone.conversation.agent_turns[0]
+    assert (text, interrupted) == ("Sure.", False)
+    assert set(latency) == {"end_of_turn_wait_ms", "final_transcript_ms", "engine_first_sentence_ms",
+                            "first_audio_ms", "first_frame_sent_ms"}
+    assert latency["end_of_turn_wait_ms"] == 500 and None not in latency.values()
+
+
+async def test_the_caller_speaking_over_the_agent_clears_and_only_what_was_heard_is_kept(line):
+    phone = line(replies(CallStarted=[HELLO, HELP, AgentSentence("We are open today.")], CallerText=[SURE]), "hello")
+    await phone.call.start()
+    await until(lambda: len(phone.marks()) == 3)
+    await phone.call.mark(phone.marks()[0])  # the caller heard the first sentence...
+    await phone.caller_says()  # ...and talked over the second
+    assert Interrupt() in phone.sent
+    assert phone.conversation.agent_turns == [("Thank you for calling.", {}, True)]
+    await phone.hear(4)  # the marks cleared away come back too: they were not heard
+    assert [turn[0] for turn in phone.conversation.agent_turns] == ["Thank you for calling.", "Sure."]
+
+
+async def test_the_caller_speaking_while_the_engine_thinks_cancels_the_reply(line):
+    phone = line(replies(CallerText=[SURE]), "book a cleaning", "actually a checkup")
+    await phone.start()
+    phone.conversation.hold.clear()
+    await phone.caller_says()
+    await until(lambda: len(phone.conversation.events) == 2)
+    await phone.caller_says()  # before any answer to the first
+    await until(lambda: len(phone.conversation.events) == 3)
+    phone.conversation.hold.set()
+    await phone.hear(1)
+    await asyncio.sleep(0.05)
+    assert phone.marks() == ["reply-1"] and Interrupt() not in phone.sent  # one answer, nothing to clear
+    assert phone.conversation.events[1:] == [CallerText("book a cleaning"), CallerText("actually a checkup")]
+
+
+async def test_the_keypad_interrupts_and_reaches_the_conversation(line):
+    phone = line(replies(CallStarted=[HELLO, HELP]))
+    await phone.call.start()
+    await until(lambda: len(phone.marks()) == 2)
+    await phone.call.dtmf("0")
+    assert phone.sent[-1] == Interrupt()
+    assert phone.conversation.agent_turns == [("", {}, True)]
+    await until(lambda: len(phone.conversation.events) == 2)
+    assert phone.conversation.events[1] == DtmfDigits("0")
+
+
+@pytest.mark.parametrize("action,done", [(EndCall(), "hang up"), (TransferCall("+15551119999"), "transfer to +15551119999")])
+async def test_hanging_up_or_transferring_waits_until_the_last_words_are_heard(line, action, done):
+    phone = line(replies(CallStarted=[AgentSentence("Goodbye!"), action]))
+    await phone.call.start()
+    await until(lambda: len(phone.marks()) == 1)
+    await asyncio.sleep(0.05)
+    assert phone.telephony.actions == []
+    await phone.hear(1)
+    assert phone.telephony.actions == [done]
+
+
+async def test_silence_reprompts_count_up_until_the_caller_speaks(line):
+    phone = line(replies(SilenceTimeout=[AgentSentence("Are you still there?")], CallerText=[SURE]), "yes",
+                 idle_seconds=0.05)
+    await phone.call.start()
+    await phone.hear(1)  # after the first silence
+    await phone.hear(2)
+    await phone.caller_says()
+    await phone.hear(3)
+    await phone.hear(4)
+    silences = [event for event in phone.conversation.events if isinstance(event, SilenceTimeout)]
+    assert silences == [SilenceTimeout(1), SilenceTimeout(2), SilenceTimeout(1)]
+
+
+async def test_a_turn_with_no_words_waits_for_the_caller_again(line):
+    phone = line(replies(SilenceTimeout=[AgentSentence("Are you still there?")]), "", idle_seconds=0.05)
+    await phone.start()
+    await phone.caller_says()
+    await phone.hear(1)
+    assert phone.conversation.events == [CallStarted(), SilenceTimeout(1)]
+
+
+async def test_an_engine_failure_apologises_and_ends_the_call(line):
+    def broken(event: Event) -> list[Output]:
+        raise RuntimeError("the engine broke")
+
+    errors = metrics.PROVIDER_ERRORS.labels("engine")
+    before = errors._value.get()
+    phone = line(broken)
+    await phone.call.start()
+    await phone.hear(1)
+    assert phone.conversation.agent_turns == [(APOLOGY.text, {}, False)]
+    assert phone.telephony.actions == ["hang up"] and errors._value.get() == before + 1
+
+
+async def test_a_sentence_that_fails_to_synthesize_is_cut_short_and_the_reply_goes_on(line):
+    phone = line(replies(CallStarted=[AgentSentence("A garbled hello."), HELP]))
+    await phone.call.start()
+    await phone.hear(2)
+    assert [type(frame) for frame in phone.sent] == [Mark, Audio, Mark]  # the failed sentence's audio was not whole yet
+    assert phone.conversation.agent_turns == [("A garbled hello. How can I help?", {}, False)]
+
+
+async def test_stopping_finishes_the_call_once_and_records_what_was_said_but_not_heard(line):
+    before = (PhoneCall.in_progress, metrics.ACTIVE_CALLS._value.get())
+    phone = line(replies(CallStarted=[HELLO]))
+    await phone.call.start()
+    assert (PhoneCall.in_progress, metrics.ACTIVE_CALLS._value.get()) == (before[0] + 1, before[1] + 1)
+    await until(lambda: len(phone.marks()) == 1)
+    await phone.call.stop()
+    await phone.call.stop()
+    assert phone.conversation.agent_turns == [("", {}, False)] and phone.conversation.finished
+    assert phone.stt.steps == ["close"]
+    assert (PhoneCall.in_progress, metrics.ACTIVE_CALLS._value.get()) == before
+
+
+async def test_a_call_whose_record_cannot_be_finished_is_still_given_back(line):
+    async def finish_fails() -> None:
+        raise RuntimeError("the database went away")
+
+    before = (PhoneCall.in_progress, metrics.ACTIVE_CALLS._value.get())
+    phone = line(replies())
+    phone.conversation.finish = finish_fails
+    await phone.call.start()
+    with pytest.raises(RuntimeError):
+        await phone.call.stop()
+    assert (PhoneCall.in_progress, metrics.ACTIVE_CALLS._value.get()) == before
