@@ -50,12 +50,18 @@ def say_intervals(intervals: list[tuple[dt.time, dt.time]]) -> str:
     return say_list([f"{say_time(opens)} to {say_time(closes)}" for opens, closes in intervals], "and")
 
 
+def say_weekday_hours(weekday: int, intervals: list[tuple[dt.time, dt.time]]) -> str:
+    """'On Fridays we're open 8 AM to 2 PM.' or 'We're closed on Saturdays.' (Monday = 0)."""
+    name = WEEKDAY_NAMES[weekday]
+    return f"On {name}s we're open {say_intervals(intervals)}." if intervals else f"We're closed on {name}s."
+
+
 def say_day_hours(day: dt.date, intervals: list[tuple[dt.time, dt.time]], closed_for: str = "") -> str:
     """'On Tuesday, December 8 we're open 8 AM to 5 PM.', or why the practice is closed that day."""
     if closed_for:
         return f"We're closed on {say_date(day)} for {closed_for}."
     if not intervals:
-        return f"We're closed on {WEEKDAY_NAMES[day.weekday()]}s."
+        return say_weekday_hours(day.weekday(), intervals)
     return f"On {say_date(day)} we're open {say_intervals(intervals)}."
 
 

@@ -5,7 +5,7 @@ import datetime as dt
 from pydantic import Field
 
 from tenants.selectors import PracticeFacts, practice_facts
-from tenants.spoken import say_date, say_day_hours, say_intervals, say_week
+from tenants.spoken import say_date, say_day_hours, say_intervals, say_week, say_weekday_hours
 from voice.conversation.tools.context import ReceptionistTools
 from voice.conversation.tools.registry import Arguments, tool
 from voice.conversation.tools.results import Closure, DayHours, InsuranceAnswer, PracticeInfo
@@ -39,6 +39,7 @@ def practice_info(tools: ReceptionistTools, args: PracticeInfoArguments) -> Prac
         new_patient_note=facts.new_patient_note,
         today=day_hours(facts, today),
         week=say_week(facts.week),
+        weekdays=[say_weekday_hours(weekday, facts.week.get(weekday, [])) for weekday in range(7)],
         upcoming_closures=[Closure(date=d, spoken_date=say_date(d), reason=r) for d, r in list(facts.closures.items())[:5]],
         day=day_hours(facts, args.date) if args.date else None,
     )

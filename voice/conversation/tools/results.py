@@ -115,6 +115,7 @@ class PracticeInfo(Result):
     new_patient_note: str
     today: DayHours
     week: str  # "Monday to Thursday 8 AM to 5 PM; Friday 8 AM to 2 PM; Saturday to Sunday closed"
+    weekdays: list[str]  # Monday first: "On Fridays we're open 8 AM to 2 PM."
     upcoming_closures: list[Closure]
     day: DayHours | None = None
 

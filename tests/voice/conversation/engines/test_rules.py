@@ -116,3 +116,13 @@ def test_turns_and_tool_calls_are_recorded(demo_tenant):
     assert tools == ["practice_info", "check_insurance"]
     assert call.outcome == "answered" and call.ended_at is not None
     assert "Answered a question" in call.summary
+
+
+def test_a_question_about_a_weekday_is_answered_for_that_weekday(demo_tenant):
+    conversation = start(demo_tenant)
+    run(conversation, CallStarted())
+    assert "We're closed on Saturdays." in said(run(conversation, CallerText("Are you open on Saturdays?")))
+    friday = Conversation.start(tenant=demo_tenant, channel=Call.Channel.TEXT, now=lambda: dt.datetime.fromisoformat(
+        "2026-12-04T09:00:00-05:00"))  # "Friday", said on a Friday, is no one date: the weekday's hours
+    run(friday, CallStarted())
+    assert "On Fridays we're open 8 AM to 2 PM." in said(run(friday, CallerText("How late are you open on Friday?")))

@@ -17,7 +17,7 @@ class QuestionFlow:
             return False
         info: PracticeInfo = await self.tools.acall("practice_info", date=u.date)
         if "hours" in intents:
-            self.say(self.hours_sentence(info))
+            self.say(self.hours_sentence(info, u))
         if "location" in intents:
             self.say(f"We're at {info.address}.", f"{info.parking}." if info.parking else "")
         if "insurance" in intents:
@@ -27,9 +27,11 @@ class QuestionFlow:
         self.d.done.append("Answered a question")
         return True
 
-    def hours_sentence(self, info: PracticeInfo) -> str:
+    def hours_sentence(self, info: PracticeInfo, u: Understanding) -> str:
         if info.day is not None:
             return info.day.sentence
+        if u.weekday_asked is not None:  # "are you open on Saturdays?"
+            return info.weekdays[u.weekday_asked]
         today = f"Today we're open {info.today.hours}." if info.today.open else "We're closed today."
         return f"{today} Our hours are: {info.week}."
 

@@ -46,11 +46,6 @@ class Expecting(StrEnum):
         """The kind of answer speech recognition should expect: "yes_no", "date_time", "dob", "name" or "free"."""
         return _LISTEN.get(self, "free")
 
-    @property
-    def is_confirmation(self) -> bool:
-        return self in {Expecting.CONFIRM_BOOKING, Expecting.CONFIRM_CANCEL, Expecting.CONFIRM_RESCHEDULE,
-                        Expecting.EMERGENCY_OFFER}
-
 
 _LISTEN = {
     Expecting.DOB: "dob",
