@@ -20,6 +20,9 @@ class CallStarted:
 @dataclass(frozen=True)
 class CallerText:
     text: str
+    # False when the recogniser doubts it heard right (the words it expected fit the audio far worse
+    # than a free hearing of it): an engine reads back, or asks again, rather than act on it.
+    confident: bool = True
 
 
 @dataclass(frozen=True)
