@@ -51,6 +51,11 @@ class PracticeFacts:
     week: dict[int, Intervals]  # weekday (Monday = 0) -> opening intervals, in order
     closures: dict[dt.date, str]  # from today on: day -> reason
 
+    def open_at(self, moment: dt.datetime) -> bool:
+        """Whether the practice is open at this practice-local moment."""
+        intervals, _ = self.hours_on(moment.date())
+        return any(opens <= moment.time() < closes for opens, closes in intervals)
+
     def hours_on(self, day: dt.date) -> tuple[Intervals, str]:
         """The day's opening intervals, and the closure's reason if it is closed for one."""
         if day in self.closures:

@@ -15,8 +15,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from voice.frames import AgentSentence, Audio, CallStarted, DtmfDigits, EndCall, Event, Interrupt, ToPhone, TransferCall
+from voice.frames import AgentSentence, Audio, CallStarted, EndCall, Event, Interrupt, ToPhone, TransferCall
 from voice.phone import metrics
+from voice.phone.keypad import KeypadEntry
 from voice.phone.metrics import TurnTiming
 from voice.phone.stages import IdleTimer, Player, Recognizer, Speaker, TurnDetector
 from voice.phone.stt.base import SpeechToText, release_freed_memory
@@ -55,6 +56,7 @@ class PhoneCall:
         self.speaker = Speaker(tts)
         self.player = Player(send, clock=clock)
         self.idle = IdleTimer(self.detector, self._respond, seconds=idle_seconds)
+        self.keypad = KeypadEntry(self._respond)
         self.telephony = telephony
         self.clock = clock
         self._reply: asyncio.Task | None = None
@@ -83,9 +85,9 @@ class PhoneCall:
             else:
                 self.idle.start()
 
-    async def dtmf(self, digits: str) -> None:
+    async def dtmf(self, digit: str) -> None:
         await self._interrupt()
-        self._respond(DtmfDigits(digits))
+        self.keypad.press(digit, collecting=self.conversation.listening_for() == "dob")
 
     async def mark(self, name: str) -> None:
         replying = self._reply is not None and not self._reply.done()
@@ -104,12 +106,12 @@ class PhoneCall:
 
     async def _wind_up(self) -> None:
         self.idle.close()
+        self.keypad.close()
         if self._reply is not None:
             self._reply.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reply
-        heard = self.player.take_heard()
-        if heard or self._spoken:
+        if (heard := self.player.take_heard()) or self._spoken:
             await self.conversation.record_agent(" ".join(heard), self._latency())
         await self.stt.close()
         await self.conversation.finish()

@@ -373,3 +373,16 @@ def test_the_corpus(capsys):
     assert total >= 170
     assert wrong == []
     assert exact / total >= 0.98
+
+
+@pytest.mark.parametrize("heard,typed", [
+    ("could you move my cleaning on the eighth to the tenth same time is fine",
+     "Could you move my cleaning on the 8th to the 10th? Same time is fine."),
+    ("cancel my filling on the ninth", "Cancel my filling on the 9th."),
+    ("my number is five five five four four four zero zero one two", "My number is 555-444-0012."),
+    ("april twelfth nineteen eighty", "April 12th 1980"),
+])
+def test_numbers_a_recogniser_writes_as_words_mean_what_the_digits_mean(heard, typed):
+    spoken, written = parse(heard), parse(typed)
+    for field in ("date", "day_of_month", "new_date", "same_time", "phone", "birth_date"):
+        assert getattr(spoken, field) == getattr(written, field), field

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from calls.services import message_create
 from tenants.phones import InvalidPhoneNumber, normalize_phone
+from tenants.selectors import practice_facts
 from voice.conversation.tools.context import ReceptionistTools, ToolError
 from voice.conversation.tools.identity import NoArguments
 from voice.conversation.tools.registry import Arguments, tool
@@ -27,6 +28,9 @@ def transfer_to_human(tools: ReceptionistTools, args: TransferToHuman) -> Transf
     number = tools.tenant.transfer_number
     if not number:
         raise ToolError("There is no one to transfer to right now; I can take a message instead.")
+    now = tools.local_now()
+    if not practice_facts(tenant=tools.tenant, today=now.date()).open_at(now):
+        raise ToolError("Our front desk is closed right now; I can take a message and someone will call you back.")
     tools.session.transferred_to = number
     tools.session.actions.append("transferred")
     return Transfer(transfer_to=number)

@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from calls.models import Call, ToolCall, Turn
 from tenants.models import Tenant
+from voice.conversation.engines.rules.state import Expecting
 from voice.conversation.session import Conversation
 from voice.frames import AgentSentence, CallerText, CallStarted, DtmfDigits, EndCall, SilenceTimeout, TransferCall
 
@@ -39,7 +40,7 @@ def said(outputs) -> str:
     return " ".join(o.text for o in outputs if isinstance(o, AgentSentence))
 
 
-def test_a_caller_who_never_makes_sense_is_not_kept_on_the_line(demo_tenant):
+def test_a_caller_who_never_makes_sense_reaches_a_person_not_a_hang_up(demo_tenant):
     conversation = start(demo_tenant)
     run(conversation, CallStarted())
     replies = []
@@ -47,13 +48,13 @@ def test_a_caller_who_never_makes_sense_is_not_kept_on_the_line(demo_tenant):
         outputs = run(conversation, CallerText("Blorp flim flam."))
         replies.append(said(outputs))
         if conversation.finished:
-            assert isinstance(outputs[-1], EndCall)
             break
     assert conversation.finished and len(replies) == 4
-    assert replies[0].startswith("Sorry, I didn't catch that.")
-    assert "book, move or cancel" in replies[1]  # rephrased
+    assert replies[0] == "Sorry, I didn't catch that. How can I help?"  # fewer words first
+    assert "book, move or cancel" in replies[1]  # then with examples
     assert "transfer you to our front desk, or take a message" in replies[2]
-    assert "Goodbye" in replies[3]
+    assert replies[3] == "Let me put you through to our front desk, please hold."
+    assert outputs[-1] == TransferCall("+15551119999")
 
 
 def test_the_same_question_is_never_asked_a_third_time(demo_tenant):
@@ -126,3 +127,80 @@ def test_a_question_about_a_weekday_is_answered_for_that_weekday(demo_tenant):
         "2026-12-04T09:00:00-05:00"))  # "Friday", said on a Friday, is no one date: the weekday's hours
     run(friday, CallStarted())
     assert "On Fridays we're open 8 AM to 2 PM." in said(run(friday, CallerText("How late are you open on Friday?")))
+
+
+def state_of(expecting: str) -> dict:
+    """A dialogue waiting for one kind of answer, as far into a booking as that question comes."""
+    slot = {"start": "2026-12-01T10:00:00-05:00", "provider_key": "chen", "provider": "Lisa Chen",
+            "spoken": "Tuesday, December 1 at 10 AM", "time": "10 AM"}
+    appointment = {"id": 1, "type_key": "cleaning", "type": "Cleaning", "provider_key": "chen", "provider": "Lisa Chen",
+                   "start": "2026-12-03T10:00:00-05:00", "spoken": "Thursday, December 3 at 10 AM", "status": "booked"}
+    return {"engine": {"intent": "book", "expecting": expecting, "last_question": f"(the {expecting} question)",
+                       "type_key": "cleaning", "date": "2026-12-01", "time": "10:00", "slot": slot, "offered": [slot],
+                       "appointment": appointment if "cancel" in expecting or "reschedule" in expecting else None,
+                       "first_name": "Ann", "last_name": "Lee"}}
+
+
+@pytest.mark.parametrize("expecting", [e.value for e in Expecting])
+@pytest.mark.parametrize("front_desk", ["open", "no transfer number"])
+def test_every_question_answered_with_nonsense_ends_with_a_person_or_a_message(demo_tenant, expecting, front_desk):
+    if front_desk != "open":
+        demo_tenant.transfer_number = ""
+        demo_tenant.save()
+    call = Call.objects.create(tenant=demo_tenant, channel=Call.Channel.TEXT, caller_number="+15552229999",
+                               state=json.dumps(state_of(expecting)))
+    conversation = start(demo_tenant, call=call)
+    for _ in range(8):
+        outputs = run(conversation, CallerText("Blorp flim flam."))
+        if conversation.finished:
+            break
+    report = conversation.report()
+    assert conversation.finished and (report["transferred_to"] or report["message"]), (expecting, said(outputs))
+    assert not any(isinstance(o, EndCall) for o in outputs) or report["message"]  # never hung up on unhelped
+
+
+def test_a_birthday_misheard_is_never_taken_for_an_appointment_date(demo_tenant):
+    conversation = start(demo_tenant, caller="+15551110001")
+    run(conversation, CallStarted())
+    run(conversation, CallerText("I need to cancel my cleaning."))
+    reply = said(run(conversation, CallerText("Sunday the fourth of July two thousand ninety nine")))
+    assert "closed" not in reply and "book up to" not in reply
+    assert reply.startswith("Sorry, I didn't catch that. Your date of birth, please?")
+
+
+def test_an_unsure_hearing_is_read_back_before_it_is_used(demo_tenant):
+    conversation = start(demo_tenant, caller="+15551110001")
+    run(conversation, CallStarted())
+    run(conversation, CallerText("I need to cancel my cleaning."))
+    reply = said(run(conversation, CallerText("april twelfth nineteen eighty", confident=False)))
+    assert reply == "Just to check: April 12, 1980?"
+    assert "cleaning with Lisa Chen on Thursday, December 3 at 10 AM" in said(run(conversation, CallerText("yes")))
+    unsure = start(demo_tenant, caller="+15551110001")
+    run(unsure, CallStarted())
+    run(unsure, CallerText("I need to cancel my cleaning."))
+    assert said(run(unsure, CallerText("march the tuesday", confident=False))).startswith("Sorry, I didn't catch that.")
+
+
+def test_a_date_of_birth_can_be_keyed_in(demo_tenant):
+    conversation = start(demo_tenant, caller="+15551110001")
+    run(conversation, CallStarted())
+    run(conversation, CallerText("I need to cancel my cleaning."))
+    assert "keypad" in said(run(conversation, CallerText("blorp")))
+    assert "cleaning with Lisa Chen" in said(run(conversation, DtmfDigits("04121980")))
+
+
+def test_wishes_that_cannot_be_met_do_not_loop(demo_tenant):
+    conversation = start(demo_tenant)
+    run(conversation, CallStarted())
+    run(conversation, CallerText("I'd like a cleaning."))
+    replies = [said(run(conversation, CallerText(f"How about {day}?")))
+               for day in ["Saturday December 5th", "Sunday December 6th", "Saturday December 12th"]]
+    assert "transfer you to our front desk, or take a message" in replies[2]
+
+
+def test_after_hours_a_person_is_not_available_and_a_message_is_offered(demo_tenant):
+    evening = Conversation.start(tenant=demo_tenant, channel=Call.Channel.TEXT, now=lambda: dt.datetime.fromisoformat(
+        "2026-11-30T19:00:00-05:00"))
+    run(evening, CallStarted())
+    reply = said(run(evening, CallerText("Can I speak to a real person please?")))
+    assert "no one available" in reply and "leave a message" in reply

@@ -132,6 +132,7 @@ class AppointmentFlow:
             d.type_key = a.type_key
             if not await self.find_slot():
                 return
+            d.refusals = 0
         if not d.confirmed:
             self.ask(phrasing.confirm_reschedule(a, d.slot), Expecting.CONFIRM_RESCHEDULE)
             return

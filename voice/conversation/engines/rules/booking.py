@@ -7,6 +7,7 @@ from voice.conversation.engines.rules.wishes import asks_for_a_time
 from voice.conversation.tools.results import Booked, SlotOffer
 from voice.conversation.understanding import Understanding
 
+MAX_REFUSALS = 3
 # "the first one", "the last one": which of the offered times.
 ORDINAL_PICKS = (("first", 0), ("earliest", 0), ("second", 1), ("third", 2), ("last", -1), ("latest", -1))
 
@@ -42,6 +43,7 @@ class BookingFlow:
         if d.slot is None:
             if not await self.find_slot():
                 return
+            d.refusals = 0
             if not d.verified and not d.confirmed:
                 self.say(f"Great, I can fit you in on {d.slot.spoken} with {d.slot.provider}.")
         if not await self.identify():
@@ -96,6 +98,12 @@ class BookingFlow:
         d = self.d
         alternatives = alternatives[:3]  # more than three times is hard to hold in mind on the phone
         d.slot, d.offered = None, alternatives
+        d.refusals += 1
+        if d.refusals >= MAX_REFUSALS:
+            # Each answer was understood, but none could be met: the same refusal again helps no one.
+            self.say(reason)
+            self.escalate()
+            return
         if not alternatives:
             self.ask(f"{reason} What other day would work for you?", Expecting.DATE_TIME)
             return

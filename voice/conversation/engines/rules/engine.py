@@ -27,6 +27,11 @@ ACTION_INTENTS = {"cancel", "reschedule", "book", "my_appointments"}
 NEW_PATIENT = re.compile(r"\bnew patient\b|\bfirst (visit|time)\b", re.I)
 # Questions answered by "anything else?" are progress, not a loop.
 NOT_LOOPS = {Expecting.REPAIR_CHOICE, Expecting.ANYTHING_ELSE, Expecting.REQUEST}
+# Questions whose answer is only ever that kind of answer: what is said to them never starts a new request
+# (a birthday misheard is not an appointment date; "talk to the front desk" still reaches a person).
+CLOSED = {Expecting.DOB, Expecting.NAME, Expecting.CONFIRM_BOOKING, Expecting.CONFIRM_CANCEL,
+          Expecting.CONFIRM_RESCHEDULE, Expecting.EMERGENCY_OFFER, Expecting.TRANSFER_OFFER, Expecting.MESSAGE_OFFER,
+          Expecting.REPAIR_CHOICE, Expecting.HEARD_RIGHT}
 
 
 class RulesEngine(BookingFlow, AppointmentFlow, IdentityFlow, HandoverFlow, QuestionFlow, ConversationEngine):
@@ -63,6 +68,7 @@ class RulesEngine(BookingFlow, AppointmentFlow, IdentityFlow, HandoverFlow, Ques
             Expecting.TYPE: self.on_type,
             Expecting.DATE_TIME: self.on_date_time,
             Expecting.ALTERNATIVE: self.on_date_time,
+            Expecting.HEARD_RIGHT: self.on_heard_right,
         }
 
     # -- the contract ------------------------------------------------------------------
@@ -72,11 +78,13 @@ class RulesEngine(BookingFlow, AppointmentFlow, IdentityFlow, HandoverFlow, Ques
         if isinstance(event, CallStarted):
             self.greet()
         elif isinstance(event, CallerText):
-            await self.caller_said(event.text)
+            await self.caller_said(event.text, confident=event.confident)
         elif isinstance(event, DtmfDigits):
             await self.digits(event.digits)
         elif isinstance(event, SilenceTimeout):
             self.silence(event.count)
+        if self.d.hand_over and not self.d.ended:
+            await self.hand_over()
         for output in self._out:
             yield output
 
@@ -134,7 +142,9 @@ class RulesEngine(BookingFlow, AppointmentFlow, IdentityFlow, HandoverFlow, Ques
         self.ask(phrasing.HOW_CAN_I_HELP, Expecting.REQUEST)
 
     async def digits(self, digits: str) -> None:
-        if "0" in digits:
+        if self.d.expecting == Expecting.DOB and len(digits) == 8:
+            await self.keyed_birth_date(digits)
+        elif "0" in digits:
             await self.transfer("caller pressed 0")
         else:
             self.ask("Sorry, I can't use the keypad for that. " + (self.d.last_question or phrasing.HOW_CAN_I_HELP),
@@ -150,7 +160,7 @@ class RulesEngine(BookingFlow, AppointmentFlow, IdentityFlow, HandoverFlow, Ques
         else:
             self.ask(question, expecting)
 
-    async def caller_said(self, text: str) -> None:
+    async def caller_said(self, text: str, *, confident: bool = True) -> None:
         d = self.d
         d.caller_turns += 1
         if d.caller_turns > MAX_CALLER_TURNS:
@@ -170,8 +180,16 @@ class RulesEngine(BookingFlow, AppointmentFlow, IdentityFlow, HandoverFlow, Ques
         if "human" in u.intents and d.expecting != Expecting.MESSAGE_TEXT:
             await self.transfer("caller asked for a person")
             return
+        if not confident and d.expecting not in (Expecting.MESSAGE_TEXT, Expecting.MESSAGE_NAME):
+            # The recogniser doubts what it heard: check a date or time it seems to have heard, else ask again.
+            if not self.read_back(u):
+                self.repair()
+            return
         answer = self.answers.get(d.expecting) if d.expecting else None
-        if (answer is not None and await answer(u)) or await self.new_request(u):
+        if answer is not None and await answer(u):
+            d.misunderstood = 0
+            return
+        if d.expecting not in CLOSED and await self.new_request(u):
             d.misunderstood = 0
             return
         self.repair()
@@ -315,12 +333,15 @@ class RulesEngine(BookingFlow, AppointmentFlow, IdentityFlow, HandoverFlow, Ques
     # -- when we don't understand -----------------------------------------------------------
 
     def repair(self) -> None:
-        """Reprompt once, rephrase once, then offer a person or a message, then end politely."""
+        """Ask again in fewer words, then with an example, then offer a person or a message, then hand over.
+
+        Every question escalates the same way, and a caller who is still talking is never hung up on.
+        """
         d = self.d
         d.misunderstood += 1
         expecting = d.expecting or Expecting.REQUEST
         if d.misunderstood == 1:
-            question = d.last_question or phrasing.HOW_CAN_I_HELP
+            question = phrasing.SHORTER.get(expecting) or d.last_question or phrasing.HOW_CAN_I_HELP
             if expecting == Expecting.ALTERNATIVE and d.offered:
                 question = f"Which time would you like: {phrasing.times_on_one_day(d.offered)}?"
             self.say("Sorry, I didn't catch that.")
@@ -330,5 +351,48 @@ class RulesEngine(BookingFlow, AppointmentFlow, IdentityFlow, HandoverFlow, Ques
         elif d.misunderstood == 3:
             self.ask(phrasing.REPAIR_CHOICE, Expecting.REPAIR_CHOICE)
         else:
-            self.say("I'm sorry I couldn't help on this call. Please call us back any time.")
-            self.goodbye()
+            d.hand_over = True
+
+    def escalate(self) -> None:
+        """The same thing has failed again and again: offer a person or a message now."""
+        self.d.misunderstood = 2
+        self.repair()
+
+    # -- unsure hearings ------------------------------------------------------------------
+
+    def read_back(self, u: Understanding) -> bool:
+        """Ask whether a date of birth, day or time heard unsurely is right; False when none was heard."""
+        d = self.d
+        expecting = d.expecting
+        if expecting == Expecting.DOB and u.birth_date:
+            d.unsure_birth_date, heard = u.birth_date, phrasing.birth_date(u.birth_date)
+        elif expecting in (Expecting.DATE_TIME, Expecting.ALTERNATIVE) and (u.date or (u.time and u.time.time)):
+            d.unsure_date, d.unsure_time = u.date, u.time.time if u.time else None
+            heard = phrasing.day_and_time(u.date, d.unsure_time)
+        else:
+            return False
+        d.unsure_answer_to = expecting
+        self.ask(f"Just to check: {heard}?", Expecting.HEARD_RIGHT)
+        return True
+
+    async def on_heard_right(self, u: Understanding) -> bool:
+        d = self.d
+        if u.yes_no is None:
+            return False
+        answered = d.unsure_answer_to
+        if u.yes_no:
+            if d.unsure_birth_date:
+                d.birth_date = d.unsure_birth_date
+            if d.unsure_date:
+                d.date = d.unsure_date
+            if d.unsure_time:
+                d.time = d.unsure_time
+            if d.unsure_date or d.unsure_time:
+                d.forget_slot()
+                d.offered = []
+        d.unsure_birth_date = d.unsure_date = d.unsure_time = d.unsure_answer_to = None
+        if u.yes_no:
+            await self.advance()
+        else:
+            self.ask(phrasing.SHORTER.get(answered, phrasing.HOW_CAN_I_HELP), answered or Expecting.REQUEST)
+        return True

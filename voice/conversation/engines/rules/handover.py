@@ -17,6 +17,20 @@ class HandoverFlow:
             self.say("I'm sorry, there's no one available to take your call right now.")
             self.offer_message()
 
+    async def hand_over(self) -> None:
+        """Understood too little for too long: the front desk, or when it can't take the call, a message."""
+        d = self.d
+        d.hand_over = False
+        result = await self.tools.acall("transfer_to_human", reason="repeated misunderstanding")
+        if isinstance(result, Transfer):
+            self.say("Let me put you through to our front desk, please hold.")
+            d.done.append("Transferred to the front desk")
+            self.end_with(TransferCall(result.transfer_to))
+            return
+        d.intent, d.hand_over_message = Intent.MESSAGE, True
+        self.say("I'll take a message, and someone from our team will call you back.")
+        self.ask("Could I have your name, please?", Expecting.MESSAGE_NAME)
+
     def offer_message(self) -> None:
         self.ask("Would you like to leave a message so someone can call you back?", Expecting.MESSAGE_OFFER)
 
@@ -44,7 +58,10 @@ class HandoverFlow:
             d.done.append("Took a message")
         else:
             self.say(result.error)
-        self.anything_else()
+        if d.hand_over_message:
+            self.goodbye()  # the call got here by not being understood: do not start over
+        else:
+            self.anything_else()
 
     async def on_transfer_offer(self, u: Understanding) -> bool:
         if u.yes_no is True:

@@ -1,5 +1,7 @@
 """Who is calling: caller ID, then a date of birth (and a name when caller ID finds no one), or a new record."""
 
+import datetime as dt
+
 from voice.conversation.engines.rules import phrasing
 from voice.conversation.engines.rules.state import Expecting, Intent
 from voice.conversation.tools.results import Refused, Verification
@@ -82,6 +84,19 @@ class IdentityFlow:
             return False
         d.verified, d.registered = True, result.registered
         return True
+
+    async def keyed_birth_date(self, digits: str) -> None:
+        """A date of birth entered on the keypad: month, day and year as eight digits."""
+        try:
+            born = dt.date(int(digits[4:]), int(digits[:2]), int(digits[2:4]))
+        except ValueError:
+            born = None
+        if born is None or not dt.date(1900, 1, 1) <= born < self.tools.today():
+            self.repair()
+            return
+        self.d.birth_date = born
+        self.d.misunderstood = 0
+        await self.advance()
 
     async def on_name(self, u: Understanding) -> bool:
         if not u.name:

@@ -1,6 +1,8 @@
 """The rules engine's sentences, in one place: questions, offers, read-backs."""
 
-from tenants.spoken import say_article, say_date, say_list
+import datetime as dt
+
+from tenants.spoken import MONTH_NAMES, say_article, say_date, say_list, say_time
 from voice.conversation.engines.rules.state import Expecting
 from voice.conversation.tools.results import AppointmentView, SlotOffer
 
@@ -12,9 +14,26 @@ NAME = "Could I have your first and last name, please?"
 TRANSFER_OFFER = "Would you like me to connect you to our front desk?"
 REPAIR_CHOICE = ("I'm sorry, I'm having trouble understanding. Would you like me to transfer you to our front desk, "
                  "or take a message?")
-# The second try at a question the caller did not answer: the same question, with an example.
+KEYPAD_DOB = "You can also enter it on your keypad as eight digits: month, day and year."
+# The first try again at a question the caller did not answer: fewer words.
+SHORTER = {
+    Expecting.DOB: f"Your date of birth, please? {KEYPAD_DOB}",
+    Expecting.NAME: "Your first and last name, please?",
+    Expecting.DATE_TIME: "What day and time?",
+    Expecting.TYPE: "What kind of visit?",
+    Expecting.CONFIRM_BOOKING: "Shall I book it? Yes or no?",
+    Expecting.CONFIRM_CANCEL: "Shall I cancel it? Yes or no?",
+    Expecting.CONFIRM_RESCHEDULE: "Shall I move it? Yes or no?",
+    Expecting.EMERGENCY_OFFER: "Shall I book it? Yes or no?",
+    Expecting.TRANSFER_OFFER: "Shall I put you through? Yes or no?",
+    Expecting.MESSAGE_OFFER: "Would you like to leave a message? Yes or no?",
+    Expecting.HEARD_RIGHT: "Was that right? Yes or no?",
+    Expecting.ANYTHING_ELSE: "Anything else?",
+    Expecting.REQUEST: "How can I help?",
+}
+# The second try: the same question, with an example.
 REPHRASED = {
-    Expecting.DOB: "Please tell me your date of birth, for example: March 3rd, 1985.",
+    Expecting.DOB: f"Please tell me your date of birth, for example: March 3rd, 1985. {KEYPAD_DOB}",
     Expecting.NAME: "Please tell me your first and last name, for example: Jane Smith.",
     Expecting.DATE_TIME: "Please tell me a day and a time, for example: Tuesday at 10 AM.",
     Expecting.ALTERNATIVE: "Please tell me which time you'd like, for example: 10 AM.",
@@ -22,6 +41,16 @@ REPHRASED = {
 }
 WHAT_I_CAN_DO = ("I can book, move or cancel an appointment, or answer questions about our hours, location or "
                  "insurance. What would you like to do?")
+
+
+def birth_date(day: dt.date) -> str:
+    """'April 12, 1980'."""
+    return f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
+
+
+def day_and_time(day: dt.date | None, time: dt.time | None) -> str:
+    """'Tuesday, December 8 at 3 PM', or either alone."""
+    return " at ".join(part for part in (say_date(day) if day else "", say_time(time) if time else "") if part)
 
 
 def kind_of(name: str) -> str:

@@ -40,6 +40,7 @@ class Expecting(StrEnum):
     DOB = "dob"
     WHICH_APPOINTMENT = "which_appointment"
     REPAIR_CHOICE = "repair_choice"
+    HEARD_RIGHT = "heard_right"  # "Just to check: April 12th, 1980?" after an unsure hearing
 
     @property
     def listen_for(self) -> str:
@@ -57,6 +58,7 @@ _LISTEN = {
     Expecting.EMERGENCY_OFFER: "yes_no",
     Expecting.TRANSFER_OFFER: "yes_no",
     Expecting.MESSAGE_OFFER: "yes_no",
+    Expecting.HEARD_RIGHT: "yes_no",
     Expecting.DATE_TIME: "date_time",
     Expecting.ALTERNATIVE: "date_time",
 }
@@ -95,8 +97,16 @@ class Dialogue(BaseModel):
     verified: bool = False
     verify_attempts: int = 0
     registered: bool = False
+    # What an unsure hearing seemed to say, read back before it is used, and the question it answered.
+    unsure_birth_date: dt.date | None = None
+    unsure_date: dt.date | None = None
+    unsure_time: dt.time | None = None
+    unsure_answer_to: Expecting | None = None
     # How the call is going.
     misunderstood: int = 0
+    refusals: int = 0  # times in a row the caller's wish could not be met
+    hand_over: bool = False  # understood too little for too long: a person, or a message, takes over
+    hand_over_message: bool = False  # the message is that hand-over's: the call ends after it
     repeats: int = 0
     caller_turns: int = 0
     done: list[str] = []
