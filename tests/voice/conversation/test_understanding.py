@@ -106,7 +106,13 @@ def test_time_wishes_and_non_times():
     [("March 3rd 1985", "1985-03-03"), ("June 5th 1990", "1990-06-05"), ("04/12/1980", "1980-04-12"),
      ("the 5th of June, 1990", "1990-06-05"), ("It's September 30th, 1975.", "1975-09-30"),
      ("april twelfth nineteen eighty", "1980-04-12"), ("twelve four nineteen eighty", "1980-12-04"),
-     ("august twenty first two thousand twelve", "2012-08-21"), ("4/12/80", "1980-04-12")],
+     ("august twenty first two thousand twelve", "2012-08-21"), ("4/12/80", "1980-04-12"),
+     # as a recogniser writes the ways people say them
+     ("october twenty nineteen forty seven", "1947-10-20"), ("april eighteen nineteen fifty seven", "1957-04-18"),
+     ("july the four nineteen forty", "1940-07-04"), ("oh seven oh seven nineteen sixty nine", "1969-07-07"),
+     ("four twelve eighty", "1980-04-12"), ("august eighth eighty eight", "1988-08-08"),
+     ("march third oh five", "2005-03-03"), ("march third twenty seven", "1927-03-03"), ("june fifth nineteen hundred ninety", "1990-06-05"),
+     ("my birthday is may fifth two thousand and five", "2005-05-05")],
 )
 def test_birth_dates(text, expected):
     u = parse(text, "dob")
@@ -117,6 +123,12 @@ def test_future_dates_and_dates_without_a_year_are_not_birth_dates():
     assert parse("December 8th 2026", "dob").birth_date is None
     assert parse("April 12th", "dob").birth_date is None
     assert parse("April 12th", "dob").date is None  # nor a day to book, while a birth date is asked for
+    assert parse("april twenty eight", "dob").birth_date is None  # the 28th, not a year
+
+
+def test_two_digit_years_and_days_said_as_numbers_are_read_only_for_a_date_of_birth():
+    assert parse("august eighth eighty eight", "date_time").birth_date is None
+    assert normalize_spoken("four twelve eighty") == "four twelve eighty"
 
 
 @pytest.mark.parametrize(
@@ -132,7 +144,8 @@ def test_phone_numbers(text, expected):
 @pytest.mark.parametrize(
     "text,spoken",
     [("april twelfth nineteen eighty", "april twelfth 1980"), ("the twenty first", "the 21st"),
-     ("twenty twelve", "2012"), ("twelve four nineteen eighty", "12/4/1980"),
+     ("twenty twelve", "2012"), ("june fifth nineteen hundred ninety", "june fifth 1990"),
+     ("nineteen hundred and eighty eight", "1988"), ("twelve four nineteen eighty", "12/4/1980"),
      ("five five five one one one", "555111"), ("five fifty five four four four zero zero one two", "5554440012"),
      ("at ten thirty", "at ten thirty"), ("two fifteen, one moment", "two fifteen, one moment")],
 )

@@ -70,7 +70,7 @@ def understand(
     ("date_time", "alternative", "dob", "name", ...). `context_date`: the day under discussion, which "the
     following Monday" follows.
     """
-    text = normalize_spoken(text)
+    text = normalize_spoken(text, born_by=now.date() if expecting == "dob" else None)
     u = Understanding(text=text, intents=find_intents(text))
     u.emergency = bool(EMERGENCY.search(text))
     u.airway = u.emergency and bool(AIRWAY.search(text))
