@@ -12,6 +12,7 @@
 
 import asyncio
 import collections
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +22,7 @@ from voice.phone import metrics
 from voice.phone.audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, frames, resample, ulaw_to_pcm
 from voice.phone.stt.base import SpeechToText
 from voice.phone.tts.base import TextToSpeech
-from voice.phone.vad.base import VoiceActivityDetector
+from voice.phone.vad.base import VoiceActivityDetector, voiced
 
 logger = logging.getLogger(__name__)
 
@@ -29,34 +30,47 @@ logger = logging.getLogger(__name__)
 class TurnDetector:
     """The caller's turns in their audio: an Interrupt when they start, their speech, an EndOfTurn.
 
-    The voice-activity provider judges each 20 ms frame; a turn starts when
-    most of a window of `end_of_turn_ms` is speech and ends after that much
-    silence (much shorter windows split callers' sentences at commas). The
-    rule is pocketsphinx's Endpointer's, kept here because pocketsphinx 5.1's
-    Endpointer never frees its C state.
+    The voice-activity provider judges each 20 ms frame. A turn ends after
+    `end_of_turn_ms` of silence (much shorter windows split callers' sentences
+    at commas), by pocketsphinx's Endpointer's rule: fewer than a tenth of that
+    window's frames speech. It starts sooner, once most of a 200 ms window is
+    speech with a voice in it: a 300 ms "no" is a whole answer, and breath,
+    hiss and line noise, which the provider's loose mode takes for speech, are
+    not voiced. The rule is applied here because pocketsphinx 5.1's Endpointer
+    never frees its C state.
     """
 
-    RATIO = 0.9  # of the window that must be speech to start a turn, or silence to end it
+    RATIO = 0.9  # of the end-of-turn window that must be silence to end a turn
+    START_MS = 200
+    START_SPEECH = 8  # frames of the start window the provider must call speech,
+    START_VOICED = 6  # and frames with a voice in them: over a tenth of a second of voicing
 
     def __init__(self, vad: VoiceActivityDetector, *, end_of_turn_ms: int = 500):
         self.vad = vad
         self.end_of_turn_ms = end_of_turn_ms
-        # pocketsphinx's arithmetic, so turns start and end on the same frames as with its Endpointer.
+        # pocketsphinx's arithmetic, so turns end on the same frames as with its Endpointer.
         window = int(end_of_turn_ms / FRAME_MS + 0.5)
-        self._start_frames = int(self.RATIO * window)
+        start_window = self.START_MS // FRAME_MS
         self._end_frames = int((1.0 - self.RATIO) * window + 0.5)
-        if not 0 < self._end_frames < self._start_frames < window:
+        if not (0 < self._end_frames and start_window <= window):
             raise ValueError(f"an end-of-turn window of {end_of_turn_ms} ms is too short to find turns in")
-        self._decisions: collections.deque[bool] = collections.deque(maxlen=window)
+        # Silence before the call: a turn that starts early still ends only after a whole window of silence.
+        self._decisions: collections.deque[bool] = collections.deque([False] * window, maxlen=window)
+        self._voiced: collections.deque[bool] = collections.deque(maxlen=start_window)
         self.speaking = False
-        # Speech is decided a window late: keep that much audio so no word loses its start.
+        # Speech is decided a little late: keep a window of audio so no word loses its start.
         self._recent: collections.deque[bytes] = collections.deque(maxlen=end_of_turn_ms // FRAME_MS + 5)
 
     def _in_speech(self, pcm8k: bytes) -> bool:
         """Whether the caller is speaking after this frame; in speech the oldest decision leaves the window, as in pocketsphinx."""
-        self._decisions.append(self.vad.is_speech(pcm8k))
-        speech = sum(self._decisions)
-        in_speech = speech >= self._end_frames if self.speaking else speech > self._start_frames
+        speech = self.vad.is_speech(pcm8k)
+        self._decisions.append(speech)
+        self._voiced.append(speech and voiced(pcm8k))
+        if self.speaking:
+            in_speech = sum(self._decisions) >= self._end_frames
+        else:
+            recent = itertools.islice(reversed(self._decisions), self._voiced.maxlen)
+            in_speech = sum(recent) >= self.START_SPEECH and sum(self._voiced) >= self.START_VOICED
         if self.speaking or in_speech:
             self._decisions.popleft()
         return in_speech
@@ -81,7 +95,8 @@ class Recognizer:
     """Feeds the caller's speech to the speech-to-text provider while they talk; their words at the end of the turn.
 
     Partial transcripts are not passed on: the turn detector, not the words,
-    decides when the caller has finished.
+    decides when the caller has finished. Words the provider doubts go on
+    marked not confident, for the conversation to check rather than act on.
     """
 
     def __init__(self, stt: SpeechToText):
@@ -97,7 +112,8 @@ class Recognizer:
             pcm, self._resample_state = resample(pcm, SAMPLE_RATE, self.stt.sample_rate, self._resample_state)
             await self.stt.feed(pcm)
         else:
-            return CallerText((await self.stt.finish()).strip())
+            heard = await self.stt.finish()
+            return CallerText(heard.text.strip(), confident=heard.confident)
         return None
 
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from voice.frames import Event, Output
 from voice.phone.audio import FRAME_BYTES, FRAME_MS, silence_ulaw
 from voice.phone.pipeline import Telephony
-from voice.phone.stt.base import SpeechToText
+from voice.phone.stt.base import SpeechToText, Transcript
 from voice.phone.tts.base import TextToSpeech
 from voice.phone.vad.base import VoiceActivityDetector
 
@@ -43,9 +43,9 @@ class ScriptedSTT(SpeechToText):
         self.fed_bytes += len(pcm)
         return None
 
-    async def finish(self) -> str:
+    async def finish(self) -> Transcript:
         self.steps.append("finish")
-        return self.transcripts.pop(0)
+        return Transcript(self.transcripts.pop(0))
 
     async def close(self) -> None:
         self.steps.append("close")

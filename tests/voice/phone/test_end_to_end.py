@@ -4,12 +4,8 @@ import datetime as dt
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -18,12 +14,7 @@ from django.db import connection
 from bookings.models import Appointment
 from calls.models import Call
 from tests import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import daphne, free_port
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,28 +31,12 @@ def test_a_caller_books_a_cleaning_by_phone():
         "TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
         "FROZEN_NOW": "2026-11-27T10:00:00-05:00",  # a Friday: "Monday" is November 30
     }
-    daphne = Path(sys.executable).with_name("daphne")
-    server = subprocess.Popen(
-        [str(daphne), "-b", "127.0.0.1", "-p", str(port), "receptionist_site.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "daphne did not start"
-                time.sleep(0.2)
+    with daphne(env, port=port):
         result = subprocess.run(
             [sys.executable, "manage.py", "simulate_call", "--url", f"http://127.0.0.1:{port}",
              "--twilio-port", str(twilio_port)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[call ended: agent hung up]" in result.stdout, result.stdout
     # Each turn as the server saved it, printed while the call ran; the simulator's own hearing only when asked.

@@ -6,11 +6,22 @@ slots in behind the same calls. Chosen by dotted path in STT_PROVIDER.
 """
 
 import ctypes
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from voice.conversation.vocabulary import Vocabulary
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the caller said in one utterance, as the provider heard it."""
+
+    text: str
+    # False when the provider doubts it: the answer it was told to expect fits the audio far worse than a
+    # hearing of it without that expectation.
+    confident: bool = True
 
 
 class SpeechToText:
@@ -35,7 +46,7 @@ class SpeechToText:
         """Recognise a piece of the utterance; returns the partial transcript when it changed."""
         raise NotImplementedError
 
-    async def finish(self) -> str:
+    async def finish(self) -> Transcript:
         """The utterance ended: the final transcript."""
         raise NotImplementedError
 
