@@ -98,7 +98,7 @@ def main() -> int:
             cpu_before, started = cpu_seconds(server.pid), time.monotonic()
             result = subprocess.run(
                 [*manage, "simulate_call", "--calls", str(calls), "--script", str(script), "--url",
-                 f"http://127.0.0.1:{port}", "--twilio-port", str(twilio_port)],
+                 f"http://127.0.0.1:{port}", "--twilio-port", str(twilio_port), "--voice", "espeak"],
                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
             )
             wall = time.monotonic() - started

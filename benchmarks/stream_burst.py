@@ -208,7 +208,7 @@ def warm_up(env: dict, folder: Path, server: Server, twilio_port: int) -> str:
     calls = max(2, os.cpu_count() or 1)  # streams go round the workers in turn
     result = subprocess.run(
         [*MANAGE, "simulate_call", "--calls", str(calls), "--script", str(script), "--url", server.endpoint.url,
-         "--twilio-port", str(twilio_port)],
+         "--twilio-port", str(twilio_port), "--voice", "espeak"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
     if result.returncode != 0:

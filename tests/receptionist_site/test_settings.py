@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from tests import ROOT
 
+from tests import ROOT
+from tests.servers import free_port
 
 GOOD = {
     "SECRET_KEY": "k" * 20 + "abcdefghijklmnopqrstuvwxyz0123456789",
@@ -103,14 +104,6 @@ def test_production_keeps_operator_endpoints_closed_by_default():
     code = "import django; django.setup(); from django.conf import settings; print(settings.OPS_ALLOWED_NETWORKS, bool(settings.OPS_TOKEN))"
     result = run_django({"ENVIRONMENT": "production", "ALLOWED_HOSTS": "example.com", **GOOD}, code)
     assert result.stdout.split() == ["[]", "False"], result.stderr
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_procfile_serves_the_admins_stylesheet_in_production(tmp_path):

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from bookings.models import Appointment
 from calls.models import Call, Turn
 from calls.services import call_end, call_engine_record, call_save_state, call_start, turn_record
 from tenants.models import Tenant
@@ -104,18 +105,20 @@ class Conversation:
         return {
             "call": self.call.pk,
             "outcome": self.tools.outcome(caller_spoke=self.caller_spoke),
-            "appointments": [
-                {
-                    "id": a.pk,
-                    "type": a.appointment_type.key,
-                    "provider": a.provider.key,
-                    "start": a.start.astimezone(tz).isoformat(),
-                    "end": a.end.astimezone(tz).isoformat(),
-                    "status": a.status,
-                    "patient": a.patient.full_name,
-                }
-                for a in self.tools.changed_appointments()
-            ],
+            "appointments": [appointment_outcome(a, tz) for a in self.tools.changed_appointments()],
             "transferred_to": self.tools.session.transferred_to,
             "message": self.tools.session.message,
         }
+
+
+def appointment_outcome(appointment: Appointment, tz: dt.tzinfo) -> dict:
+    """An appointment as a call's outcome lists it (`manage.py talk`, the scenario judge)."""
+    return {
+        "id": appointment.pk,
+        "type": appointment.appointment_type.key,
+        "provider": appointment.provider.key,
+        "start": appointment.start.astimezone(tz).isoformat(),
+        "end": appointment.end.astimezone(tz).isoformat(),
+        "status": appointment.status,
+        "patient": appointment.patient.full_name,
+    }

@@ -1,8 +1,10 @@
 """A simulated caller: Twilio's side of one call, from the incoming-call webhook to the stream's `stop`.
 
 It posts a correctly signed webhook, follows the TwiML to the stream URL,
-sends `connected` and `start`, streams the caller's turns as 8 kHz mu-law in
-20 ms frames at real-time pace (silence between turns, as Twilio does), plays
+sends `connected` and `start`, streams the caller's turns (each line its
+`Lines` give once the agent has finished speaking, in its voice) as 8 kHz
+mu-law in 20 ms frames at real-time pace (silence between turns, as Twilio
+does, also while the next line is being chosen and synthesized), plays
 the agent's audio back at real time, echoes each `mark` once the audio before
 it has played, honours `clear`, and learns of a hang-up or transfer from the
 fake Twilio REST API the server calls.
@@ -11,18 +13,20 @@ fake Twilio REST API the server calls.
 import asyncio
 import base64
 import json
+import math
 import os
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 import websockets
 
 from voice.phone.audio import FRAME_BYTES, MULAW_SILENCE, frames, resample, ulaw_to_pcm
-from voice.phone.tts.espeak import synthesize_ulaw
 from voice.simulator.protocol import Endpoint, SimulatorError, TwilioCall, incoming_call
 from voice.simulator.twilio_api import FakeTwilioApi
+from voice.simulator.voices import Voice, espeak
 
 SILENCE = bytes([MULAW_SILENCE]) * FRAME_BYTES
 FRAME_SECONDS = 0.02
@@ -48,6 +52,22 @@ class CallResult:
     heard: list[str] = field(default_factory=list)  # the agent's turns as the simulator's own recogniser heard them
 
 
+class Lines(Protocol):
+    """What the caller says next, asked once the agent has finished speaking; None: nothing more to say."""
+
+    async def next_line(self, call_sid: str) -> str | None: ...
+
+
+class Script:
+    """The same lines in order, whatever the agent says."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = list(lines)
+
+    async def next_line(self, call_sid: str) -> str | None:
+        return self.lines.pop(0) if self.lines else None
+
+
 class _Pacer:
     """Real time, one frame every 20 ms; when late, it starts counting again from now."""
 
@@ -66,9 +86,9 @@ class _Pacer:
 class SimulatedCaller:
     """One call: the Twilio side of the webhook and the media stream."""
 
-    def __init__(self, *, endpoint: Endpoint, caller: str, script: list[str], api: FakeTwilioApi | None,
-                 account_sid: str, hear_agent: bool = False):
-        self.endpoint, self.caller, self.script = endpoint, caller, script
+    def __init__(self, *, endpoint: Endpoint, caller: str, lines: Lines, api: FakeTwilioApi | None,
+                 account_sid: str, hear_agent: bool = False, voice: Voice = espeak):
+        self.endpoint, self.caller, self.lines, self.voice = endpoint, caller, lines, voice
         self.api = api
         self.hear_agent = hear_agent
         self.ids = TwilioCall(account_sid)
@@ -148,21 +168,28 @@ class SimulatedCaller:
 
     async def _talk(self, socket, hung_up: asyncio.Event) -> None:
         pacer = _Pacer()
-        turns = list(self.script)
         speech: list[bytes] = []
-        while not hung_up.is_set():
-            if self.result.ended_by == SOCKET_CLOSED:
-                return
-            if not speech and self._caller_may_speak():
-                if not turns:
-                    await asyncio.sleep(HANG_UP_WAIT_SECONDS)
-                    if hung_up.is_set():
-                        break
+        coming: asyncio.Future | None = None  # the next line, being chosen and synthesized
+        leave_at = math.inf  # set once there is nothing left to say
+        try:
+            while not hung_up.is_set():
+                if self.result.ended_by == SOCKET_CLOSED:
+                    return
+                if time.monotonic() > leave_at:
                     self.result.ended_by = "caller hung up"
                     return
-                speech = await self._say(turns.pop(0))
-            await self._send_frame(socket, speech)
-            await pacer.wait()
+                if not speech and coming is None and leave_at == math.inf and self._caller_may_speak():
+                    coming = asyncio.ensure_future(self._next_speech())
+                if coming is not None and coming.done():
+                    said, coming = coming.result(), None
+                    if said is None:
+                        leave_at = time.monotonic() + HANG_UP_WAIT_SECONDS
+                    speech = said or []
+                await self._send_frame(socket, speech)
+                await pacer.wait()
+        finally:
+            if coming is not None:
+                coming.cancel()
         await self._hear_agent_turn()
         self.result.ended_by = self._how_the_agent_ended()
 
@@ -172,10 +199,14 @@ class SimulatedCaller:
         return (self.agent_spoke and not self.playback and not self.marks and quiet > AGENT_DONE_SECONDS
                 and self.waiting_since is None)
 
-    async def _say(self, line: str) -> list[bytes]:
+    async def _next_speech(self) -> list[bytes] | None:
+        """The next line's audio frames; None when the caller has nothing more to say."""
         await self._hear_agent_turn()
+        line = await self.lines.next_line(self.call_sid)
+        if line is None:
+            return None
         self.agent_spoke = False
-        return frames(await asyncio.to_thread(synthesize_ulaw, line))
+        return frames(await asyncio.to_thread(self.voice, line))
 
     async def _send_frame(self, socket, speech: list[bytes]) -> None:
         """Sends the caller's next frame (or silence); notes when the caller stops and waits for a reply."""

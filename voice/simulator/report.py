@@ -1,5 +1,5 @@
 """What a simulated call left behind: the server's record of it (its turns, the appointments it made or
-changed), read through the ORM from the server's database, and the simulator's own latency figures."""
+changed, its outcome), read through the ORM from the server's database, and the simulator's own latency figures."""
 
 import asyncio
 import json
@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
+from bookings.models import Appointment
 from bookings.selectors import appointment_list_by_ids
-from calls.models import Turn
+from calls.models import Call, Turn
 from calls.selectors import call_by_sid, call_turns_after
+from voice.conversation.session import appointment_outcome
 from voice.simulator.caller import CallResult
 
 POLL_SECONDS = 0.2
@@ -26,7 +28,7 @@ HEADER = ('Call #{call} as the server saves it ("500 + 45 ms": the silence that 
 class Recorded:
     call_id: int
     finished: bool  # the server has saved the call's outcome: no turn is still to come
-    turns: list[str]
+    turns: list[Turn]
     last_index: int
 
 
@@ -47,13 +49,13 @@ def _latency(latency: dict) -> str:
 
 
 def recorded_since(call_sid: str, after_index: int) -> Recorded | None:
-    """The call's turns saved after `after_index`, as lines; None before the webhook has created the call."""
+    """The call's turns saved after `after_index`; None before the webhook has created the call."""
     call = call_by_sid(call_sid=call_sid)
     if call is None:
         return None
     # Read after the call: when it says finished, every turn is already saved.
     turns = call_turns_after(call=call, index=after_index)
-    return Recorded(call_id=call.pk, finished=call.conversation_finished, turns=[turn_line(t) for t in turns],
+    return Recorded(call_id=call.pk, finished=call.conversation_finished, turns=turns,
                     last_index=turns[-1].index if turns else after_index)
 
 
@@ -70,8 +72,8 @@ async def follow(call_sid: str, write: Callable[[str], None], caller_done: async
             if not header_written:
                 write(HEADER.format(call=record.call_id))
                 header_written = True
-            for line in record.turns:
-                write("  " + line)
+            for turn in record.turns:
+                write("  " + turn_line(turn))
             shown = record.last_index
             if record.finished:
                 return
@@ -80,19 +82,40 @@ async def follow(call_sid: str, write: Callable[[str], None], caller_done: async
         await asyncio.sleep(POLL_SECONDS)
 
 
+def _tools_state(call: Call) -> dict:
+    """What the call's tools remembered, as the server saved it: the appointments changed, the message taken."""
+    return (json.loads(call.state) if call.state else {}).get("tools", {})
+
+
+def _changed_appointments(call: Call) -> list[Appointment]:
+    return appointment_list_by_ids(tenant=call.tenant, ids=_tools_state(call).get("changed_appointment_ids", []))
+
+
 def appointment_lines(call_sid: str) -> list[str] | None:
     """The appointments the call made or changed, in their final state; None when the server has no such call."""
     call = call_by_sid(call_sid=call_sid)
     if call is None:
         return None
-    state = json.loads(call.state) if call.state else {}
-    ids = state.get("tools", {}).get("changed_appointment_ids", [])
     tz = call.tenant.tzinfo
     return [
         f"{a.appointment_type.name} with {a.provider.name} on {a.start.astimezone(tz):%A, %B %d at %H:%M} "
         f"for {a.patient.full_name}: {a.status}"
-        for a in appointment_list_by_ids(tenant=call.tenant, ids=ids)
+        for a in _changed_appointments(call)
     ]
+
+
+def call_outcome(call_sid: str) -> dict | None:
+    """How the call ended, from the server's record, in the shape `manage.py talk` prints last.
+
+    None until the server has finished the call: its outcome is saved then.
+    """
+    call = call_by_sid(call_sid=call_sid)
+    if call is None or not call.conversation_finished:
+        return None
+    tz = call.tenant.tzinfo
+    appointments = [appointment_outcome(a, tz) for a in _changed_appointments(call)]
+    return {"call": call.pk, "outcome": call.outcome, "appointments": appointments,
+            "transferred_to": call.transferred_to or None, "message": _tools_state(call).get("message")}
 
 
 def summary_line(results: list[CallResult]) -> str | None:

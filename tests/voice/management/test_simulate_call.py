@@ -4,7 +4,6 @@ the admin (the whole simulated call is tests/voice/phone/test_end_to_end.py)."""
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests import ROOT
+from tests.servers import free_port
 from voice.management.commands import simulate_call
 from voice.simulator.caller import CallResult
 
@@ -57,12 +57,6 @@ def test_a_failed_call_fails_the_command(demo, monkeypatch):
                         lambda **_: [CallResult("CA1", error="ConnectError: connection refused")])
     with pytest.raises(CommandError, match="some calls failed: ConnectError"):
         call_command("simulate_call", stdout=io.StringIO())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_demo_setup_serves_health_and_admin_login_on_embedded_defaults(tmp_path):
