@@ -147,7 +147,8 @@ def test_phone_numbers(text, expected):
      ("twenty twelve", "2012"), ("june fifth nineteen hundred ninety", "june fifth 1990"),
      ("nineteen hundred and eighty eight", "1988"), ("twelve four nineteen eighty", "12/4/1980"),
      ("five five five one one one", "555111"), ("five fifty five four four four zero zero one two", "5554440012"),
-     ("at ten thirty", "at ten thirty"), ("two fifteen, one moment", "two fifteen, one moment")],
+     ("at ten thirty", "at ten thirty"), ("two fifteen, one moment", "two fifteen, one moment"),
+     ("on monday the seven", "on monday the 7th"), ("monday the twenty first", "monday the 21st")],
 )
 def test_spoken_numbers(text, spoken):
     assert normalize_spoken(text) == spoken
@@ -399,3 +400,8 @@ def test_numbers_a_recogniser_writes_as_words_mean_what_the_digits_mean(heard, t
     spoken, written = parse(heard), parse(typed)
     for field in ("date", "day_of_month", "new_date", "same_time", "phone", "birth_date"):
         assert getattr(spoken, field) == getattr(written, field), field
+
+
+def test_a_day_of_the_month_heard_as_a_cardinal_after_its_weekday_is_still_that_day():
+    u = parse("could i come in for a filling at a quarter past nine on monday the seven")
+    assert (u.date, u.time.time if u.time else None) == (dt.date(2026, 12, 7), dt.time(9, 15))

@@ -7,7 +7,7 @@ word), so a spoken year or digit run is written in digits first.
 import datetime as dt
 import re
 
-from tenants.spoken import MONTH_NAMES
+from tenants.spoken import MONTH_NAMES, WEEKDAY_NAMES
 
 UNITS = {"zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
          "eight": 8, "nine": 9}
@@ -37,6 +37,9 @@ _MONTH = _any(m.lower() for m in MONTH_NAMES)
 _CARDINAL_DAY = rf"thirty(?:[\s-]+one)?|twenty(?:[\s-]+(?:{_DIGIT}))?|{_any(TEENS)}|{_DIGIT}"
 # "july the four", "october twenty": a day said as a number after its month, which Duckling does not read.
 _MONTH_CARDINAL = re.compile(rf"\b({_MONTH})(\s+the)?\s+({_CARDINAL_DAY})\b(?![\s-]+(?:{_any(ORDINAL_UNITS)})\b)", re.I)
+# "monday the seven": a recogniser's cardinal for the day of the month after a weekday (said "the seventh").
+_WEEKDAY_CARDINAL = re.compile(
+    rf"\b({_any(d.lower() for d in WEEKDAY_NAMES)})(\s+the)\s+({_CARDINAL_DAY})\b(?![\s-]+(?:{_any(ORDINAL_UNITS)})\b)", re.I)
 # A date of birth ending in a two-digit year: "august eighth eighty eight", "four twelve eighty", "march third oh five".
 _SHORT_YEAR = re.compile(rf"^(.*?\b(?:(?:{_MONTH})\s+\S+|{_NUMBER}\s+{_NUMBER}))\s+(oh\s+(?:{_DIGIT})|{_PAIR})\W*$",
                          re.I)
@@ -63,7 +66,7 @@ def _year(match: re.Match) -> str:
 
 
 def _month_cardinal(match: re.Match) -> str:
-    """"july the four" -> "july the 4th"."""
+    """"july the four" -> "july the 4th", "monday the seven" -> "monday the 7th"."""
     n = _value(match.group(3))
     return f"{match.group(1)}{match.group(2) or ''} {n}{_suffix(n)}" if 1 <= n <= 31 else match.group(0)
 
@@ -113,6 +116,7 @@ def normalize_spoken(text: str, *, born_by: dt.date | None = None) -> str:
     "august eighth eighty eight" -> "august 8th 1988", "four twelve eighty" -> "4/12/1980".
     """
     text = _TWENTY_YEAR.sub(_year, _YEAR.sub(_year, text))
+    text = _WEEKDAY_CARDINAL.sub(_month_cardinal, text)
     if born_by is not None:
         text = _SHORT_YEAR.sub(lambda m: _short_year(m, born_by), text)
         text = _MONTH_CARDINAL.sub(_month_cardinal, text)
