@@ -232,6 +232,8 @@ OPS_ALLOWED_NETWORKS = env.list(
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-haiku-4-5")
+# A spoken reply is a few sentences; the limit keeps a runaway answer from holding the caller.
+ANTHROPIC_MAX_TOKENS = env.int("ANTHROPIC_MAX_TOKENS", default=400)
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")
 # How long a caller waits for Claude's first word before a filler; twice that and the rules engine takes over.
 CLAUDE_FIRST_TOKEN_SECONDS = env.float("CLAUDE_FIRST_TOKEN_SECONDS", default=2.0)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.management import call_command
 
 from bookings.models import Appointment
@@ -83,7 +84,15 @@ def test_tool_use_round_trip_books_an_appointment(fake, conversation):
     request = fake.requests[0]
     assert request["stream"] is True and request["model"]
     assert {t["name"] for t in request["tools"]} >= {"find_slots", "book_appointment", "verify_patient", "transfer_to_human"}
-    assert "Bright Smile Dental" in request["system"] and "Monday, November 30, 2026" in request["system"]
+    assert "Bright Smile Dental" in request["system"][0]["text"] and "Monday, November 30, 2026" in request["system"][0]["text"]
+    # Prompt caching: the tools, the practice's facts and the call so far are each paid for once, then read back.
+    assert request["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert request["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert all("cache_control" not in t for t in request["tools"][:-1])
+    assert fake.requests[4]["messages"][-1] == {
+        "role": "user", "content": [{"type": "text", "text": "Yes please.", "cache_control": {"type": "ephemeral"}}]}
+    assert all("cache_control" not in str(m) for m in fake.requests[4]["messages"][:-1])  # one breakpoint in the call
+    assert request["max_tokens"] == settings.ANTHROPIC_MAX_TOKENS
     assert fake.headers[0]["authorization"] == "Bearer sk-ant-test"
     assert tool_results(fake.requests[1]) == {"toolu_00": {"verified": False, "first_name": "", "full_name": "", "attempts_left": 2}}
     assert tool_results(fake.requests[2])["toolu_00"]["registered"] is True
@@ -91,7 +100,6 @@ def test_tool_use_round_trip_books_an_appointment(fake, conversation):
     assert slot["available"] is True and slot["slot"]["provider_key"] == "chen"
     booked = tool_results(fake.requests[5])["toolu_00"]
     assert booked["booked"] is True and booked["appointment"]["start"] == start
-    assert fake.requests[4]["messages"][-1] == {"role": "user", "content": "Yes please."}
     names = list(ToolCall.objects.filter(call=conversation.call).values_list("name", flat=True))
     # The system prompt reads the practice's facts through the tools too.
     assert names == ["practice_info", "verify_patient", "register_patient", "find_slots", "book_appointment"]
@@ -149,4 +157,4 @@ def test_a_cut_off_reply_stays_in_claudes_history_only_as_far_as_the_caller_hear
     run(conversation, CallerText("Thanks, and on Saturday?"))
     history = fake.requests[-1]["messages"]
     assert history[-2] == {"role": "assistant", "content": [{"type": "text", "text": "We're open until 2 PM on Friday."}]}
-    assert history[-1] == {"role": "user", "content": "Thanks, and on Saturday?"}
+    assert history[-1]["content"][0]["text"] == "Thanks, and on Saturday?"

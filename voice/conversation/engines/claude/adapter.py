@@ -47,8 +47,28 @@ class GaveUp:
 RunTool = Callable[[str, dict], Awaitable[tuple[dict, bool]]]
 
 
+CACHED = {"type": "ephemeral"}
+
+
+def cache_marked(*, system: str, messages: list[dict], tools: list[dict]) -> dict:
+    """The request's tools, system prompt and messages with prompt-cache breakpoints, leaving the originals as they are.
+
+    The cache holds a request's prefix up to each breakpoint, in the order tools, system, messages: the tools are
+    the same on every call, the system prompt (the practice's facts) on every turn of one call, and each round of a
+    turn re-sends the call so far. So each is paid for in full once and read from the cache after.
+    """
+    tools = [*tools[:-1], {**tools[-1], "cache_control": CACHED}] if tools else tools
+    messages = list(messages)
+    if messages:
+        last = messages[-1]
+        content = last["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        messages[-1] = {**last, "content": [*blocks[:-1], {**blocks[-1], "cache_control": CACHED}]}
+    return {"system": [{"type": "text", "text": system, "cache_control": CACHED}], "messages": messages, "tools": tools}
+
+
 class Claude:
-    def __init__(self, *, client: anthropic.AsyncAnthropic, model: str, first_token_seconds: float, max_tokens: int = 400):
+    def __init__(self, *, client: anthropic.AsyncAnthropic, model: str, first_token_seconds: float, max_tokens: int):
         self.client = client
         self.model = model
         self.first_token_seconds = first_token_seconds
@@ -95,8 +115,8 @@ class Claude:
         is unavailable.
         """
         pending = asyncio.ensure_future(
-            self.client.messages.create(model=self.model, max_tokens=self.max_tokens, system=system,
-                                        messages=messages, tools=tools, stream=True)
+            self.client.messages.create(model=self.model, max_tokens=self.max_tokens, stream=True,
+                                        **cache_marked(system=system, messages=messages, tools=tools))
         )
         stream = events = None
         got_content = False

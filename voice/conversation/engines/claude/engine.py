@@ -40,6 +40,7 @@ class ClaudeEngine(ConversationEngine):
                 timeout=anthropic.Timeout(30.0, connect=3.0),
             ),
             model=settings.ANTHROPIC_MODEL,
+            max_tokens=settings.ANTHROPIC_MAX_TOKENS,
             first_token_seconds=settings.CLAUDE_FIRST_TOKEN_SECONDS,
         )
         self._system: str | None = None
