@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst bench-audio-scenarios bench-dob venv talk
+.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst bench-audio-scenarios bench-dob bench-tts venv talk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -64,7 +64,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks print their figures; see benchmarks/README.md.
-bench: bench-availability bench-phone bench-stream-burst bench-dob bench-audio-scenarios
+bench: bench-availability bench-phone bench-stream-burst bench-dob bench-tts bench-audio-scenarios
 
 bench-availability: $(VENV)/.runtime
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.availability
@@ -80,3 +80,6 @@ bench-audio-scenarios: $(VENV)/.runtime
 
 bench-dob: $(VENV)/.runtime
 	$(PY) -m benchmarks.dob_recognition
+
+bench-tts: $(VENV)/.runtime
+	$(PY) -m benchmarks.tts
