@@ -41,7 +41,7 @@ class CallAdmin(AuditedAdminMixin, TenantScopedAdmin):
     date_hierarchy = "started_at"
     fields = [
         "tenant", "channel", "call_sid", "caller_number", "dialled_number", "patient_name", "engine",
-        "started_at", "ended_at", "status", "outcome", "transferred_to", "fell_back_to_rules", "summary",
+        "started_at", "ended_at", "status", "outcome", "transferred_to", "fell_back_to_rules", "fallbacks", "summary",
     ]
     readonly_fields = fields
     inlines = [TurnInline, ToolCallInline]

@@ -42,6 +42,8 @@ class Call(TenantOwned):
     # restart. Encrypted: it holds what the caller said about themselves.
     state = EncryptedTextField(blank=True)
     fell_back_to_rules = models.BooleanField(default=False)
+    # Speech providers that failed during the call and were replaced by their fallback for the rest of it ("tts").
+    fallbacks = models.JSONField(default=list, blank=True)
     # The conversation recorded its own outcome and summary. Twilio's status callback may end
     # the call first (as abandoned); the conversation's ending, arriving later, still counts.
     conversation_finished = models.BooleanField(default=False)

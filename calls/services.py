@@ -125,6 +125,15 @@ def call_end(
     return current
 
 
+def call_fallback_record(*, call_id: int, provider: str) -> None:
+    """Note that the call moved to `provider`'s fallback; noting it again changes nothing."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update().get(pk=call_id)
+        if provider not in call.fallbacks:
+            call.fallbacks = [*call.fallbacks, provider]
+            call.save(update_fields=["fallbacks"])
+
+
 def message_create(
     *,
     tenant: Tenant,

@@ -239,6 +239,9 @@ ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")
 CLAUDE_FIRST_TOKEN_SECONDS = env.float("CLAUDE_FIRST_TOKEN_SECONDS", default=2.0)
 ELEVENLABS_API_KEY = env.str("ELEVENLABS_API_KEY", default="")
 ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="")
+ELEVENLABS_MODEL = env.str("ELEVENLABS_MODEL", default="eleven_flash_v2_5")  # their lowest-latency model
+ELEVENLABS_BASE_URL = env.str("ELEVENLABS_BASE_URL", default="")
+ELEVENLABS_TIMEOUT_SECONDS = env.float("ELEVENLABS_TIMEOUT_SECONDS", default=5.0)
 
 # Dotted paths, swapped like Django's session engines.
 STT_PROVIDER = env.str(
@@ -249,6 +252,8 @@ TTS_PROVIDER = env.str(
     "TTS_PROVIDER",
     default="voice.phone.tts.elevenlabs.ElevenLabsTTS" if ELEVENLABS_API_KEY else "voice.phone.tts.espeak.EspeakTTS",
 )
+# Speaks for the rest of a call once TTS_PROVIDER fails; empty for none.
+TTS_FALLBACK_PROVIDER = env.str("TTS_FALLBACK_PROVIDER", default="voice.phone.tts.espeak.EspeakTTS")
 # Is each 20 ms frame speech? Turns are found from its decisions (VOICE_END_OF_TURN_MS).
 VAD_PROVIDER = env.str("VAD_PROVIDER", default="voice.phone.vad.pocketsphinx.PocketsphinxVAD")
 CONVERSATION_ENGINE = env.str(

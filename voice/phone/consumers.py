@@ -22,7 +22,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from calls.models import Call
-from calls.services import CallAlreadyEnded, CallNotFound, StreamAlreadyAttached, call_stream_attach
+from calls.services import CallAlreadyEnded, CallNotFound, StreamAlreadyAttached, call_fallback_record, call_stream_attach
 from calls.telephony import call_hang_up, call_transfer, stream_token_valid
 from tenants.models import Tenant
 from voice.conversation.session import Conversation
@@ -31,7 +31,7 @@ from voice.frames import Audio, Interrupt, Mark, ToPhone
 from voice.phone.audio import FRAME_BYTES, SAMPLE_RATE
 from voice.phone.pipeline import PhoneCall, Telephony
 from voice.phone.stt.base import stt_class
-from voice.phone.tts.base import tts_class
+from voice.phone.tts.base import tts_build
 from voice.phone.vad.base import vad_class
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.phone: PhoneCall | None = None
         self.pending_audio = b""
         self.caller_gone = False
+        self.background: set[asyncio.Task] = set()  # kept referenced until done
         await self.accept()
         # Accepted before any check (the token only comes with `start`): a socket that never
         # sends a valid one must not hold a connection open.
@@ -186,7 +187,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.phone = PhoneCall(
             conversation=conversation,
             stt=stt,
-            tts=tts_class()(),
+            tts=tts_build(on_switch=self._tts_switched),
             vad=vad_class()(),
             send=self.send_frame,
             telephony=TwilioTelephony(call_sid),
@@ -194,6 +195,12 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             idle_seconds=settings.VOICE_IDLE_SECONDS,
         )
         await self.phone.start()
+
+    def _tts_switched(self) -> None:
+        """The call's voice moved to the fallback: noted on the call, without holding up the sentence."""
+        task = asyncio.ensure_future(database_sync_to_async(call_fallback_record)(call_id=self.call_id, provider="tts"))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def on_media(self, message):
         if self.phone is None:

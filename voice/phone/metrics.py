@@ -20,6 +20,8 @@ FRAMES_IN = Counter("receptionist_frames_in_total", "Media frames received from 
 FRAMES_OUT = Counter("receptionist_frames_out_total", "Media frames sent to the phone")
 LATE_FRAMES = Counter("receptionist_late_frames_total", "Reply frames sent after the caller's audio ran dry")
 PROVIDER_ERRORS = Counter("receptionist_provider_errors_total", "Failures of a speech or conversation provider", ["provider"])
+PROVIDER_FALLBACKS = Counter("receptionist_provider_fallbacks_total",
+                             "Calls moved to a fallback provider for the rest of the call", ["provider"])
 
 
 @dataclass

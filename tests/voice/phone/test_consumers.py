@@ -15,6 +15,7 @@ from calls.models import Call, Turn
 from calls.services import call_from_incoming
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
+from tests.fakes.elevenlabs_api import CHUNK, FakeElevenLabs, Reply
 from voice.phone.audio import FRAME_BYTES, FRAME_MS, frames, silence_ulaw
 from voice.phone.tts.espeak import synthesize_ulaw
 from voice.routing import websocket_urlpatterns
@@ -272,3 +273,26 @@ async def test_a_stream_in_another_audio_format_is_refused(call, twilio, media_f
     assert await close_code(c) == 4415
     record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.stream_sid == "" and record.ended_at is None  # nothing started; the real stream may still come
+
+
+@pytest.mark.parametrize("fault", [Reply(status=503), Reply(drop_after=4 * CHUNK)], ids=["refused", "cut mid-sentence"])
+async def test_a_call_whose_cloud_voice_fails_keeps_talking_in_the_fallback_voice_and_says_so(call, settings, fault):
+    with FakeElevenLabs() as voice:
+        settings.ELEVENLABS_API_KEY, settings.ELEVENLABS_VOICE_ID = "xi-test-key", "joe-voice"
+        settings.ELEVENLABS_BASE_URL = voice.base_url
+        settings.TTS_PROVIDER = "voice.phone.tts.elevenlabs.ElevenLabsTTS"
+        settings.TTS_FALLBACK_PROVIDER = "voice.phone.tts.espeak.EspeakTTS"
+        voice.script(Reply(), fault)  # the greeting's first sentence is spoken, its second fails
+        c = await open_stream(call)
+        await c.send_json_to(start_message(call))
+        greeting = await until_mark(c) + await until_mark(c)
+        spoken = sum(len(base64.b64decode(m["media"]["payload"])) for m in greeting if m["event"] == "media")
+        assert spoken > len(voice.sent[0]) + 8000  # the first sentence from ElevenLabs, then a second of espeak-ng
+        await say(c, "What are your hours on Friday?")
+        answer = await until_mark(c)
+        assert any(m["event"] == "media" for m in answer)
+        assert len(voice.requests) == 2  # the rest of the call is the fallback's
+        await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM, "stop": {"callSid": call.call_sid}})
+        await close_code(c)
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.fallbacks == ["tts"]
