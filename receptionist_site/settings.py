@@ -230,6 +230,10 @@ OPS_ALLOWED_NETWORKS = env.list(
     "OPS_ALLOWED_NETWORKS", default=[] if PRODUCTION else ["127.0.0.0/8", "::1/128"]
 )
 DEEPGRAM_API_KEY = env.str("DEEPGRAM_API_KEY", default="")
+DEEPGRAM_MODEL = env.str("DEEPGRAM_MODEL", default="nova-3")  # keyterms need Nova-3
+DEEPGRAM_URL = env.str("DEEPGRAM_URL", default="")  # another endpoint (a proxy or a test fake), as wss://host
+# How long the end of a turn may wait for Deepgram's final words before the fallback recogniser takes over.
+DEEPGRAM_FINAL_SECONDS = env.float("DEEPGRAM_FINAL_SECONDS", default=1.5)
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 ANTHROPIC_MODEL = env.str("ANTHROPIC_MODEL", default="claude-haiku-4-5")
 # A spoken reply is a few sentences; the limit keeps a runaway answer from holding the caller.
@@ -248,6 +252,8 @@ STT_PROVIDER = env.str(
     "STT_PROVIDER",
     default="voice.phone.stt.deepgram.DeepgramSTT" if DEEPGRAM_API_KEY else "voice.phone.stt.pocketsphinx_workers.PocketsphinxWorkerSTT",
 )
+# Hears the rest of a call once STT_PROVIDER fails; empty for none.
+STT_FALLBACK_PROVIDER = env.str("STT_FALLBACK_PROVIDER", default="voice.phone.stt.pocketsphinx_workers.PocketsphinxWorkerSTT")
 TTS_PROVIDER = env.str(
     "TTS_PROVIDER",
     default="voice.phone.tts.elevenlabs.ElevenLabsTTS" if ELEVENLABS_API_KEY else "voice.phone.tts.espeak.EspeakTTS",

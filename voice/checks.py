@@ -7,6 +7,7 @@ from django.utils.module_loading import import_string
 # setting -> (dotted path of the base class, the key that picks the cloud provider by default, if any)
 PROVIDER_SETTINGS = {
     "STT_PROVIDER": ("voice.phone.stt.base.SpeechToText", "DEEPGRAM_API_KEY"),
+    "STT_FALLBACK_PROVIDER": ("voice.phone.stt.base.SpeechToText", ""),
     "TTS_PROVIDER": ("voice.phone.tts.base.TextToSpeech", "ELEVENLABS_API_KEY"),
     "TTS_FALLBACK_PROVIDER": ("voice.phone.tts.base.TextToSpeech", ""),
     "VAD_PROVIDER": ("voice.phone.vad.base.VoiceActivityDetector", ""),
@@ -20,7 +21,7 @@ def providers_load(app_configs, **kwargs) -> list[Error]:
     errors = []
     for setting, (base_path, key) in PROVIDER_SETTINGS.items():
         path = getattr(settings, setting)
-        if not path and setting in ("CONVERSATION_FALLBACK_ENGINE", "TTS_FALLBACK_PROVIDER"):
+        if not path and setting in ("CONVERSATION_FALLBACK_ENGINE", "TTS_FALLBACK_PROVIDER", "STT_FALLBACK_PROVIDER"):
             continue  # no fallback is a choice
         hint = f"Set {setting} to a provider that exists" + (f", or unset {key} if it chose this one." if key else ".")
         try:

@@ -91,13 +91,22 @@ def test_closing_a_postgresql_connection_hands_it_back_instead_of_logging_in_aga
         assert cursor.fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("key,setting", [("DEEPGRAM_API_KEY", "STT_PROVIDER"), ("ELEVENLABS_API_KEY", "TTS_PROVIDER")])
-def test_a_provider_that_cannot_load_stops_start_up_with_a_clear_message(key, setting):
-    check = run_django({key: "a-key-for-a-provider-not-built-yet"}, args=["manage.py", "check"])
+@pytest.mark.parametrize("setting", ["STT_PROVIDER", "STT_FALLBACK_PROVIDER", "TTS_PROVIDER", "TTS_FALLBACK_PROVIDER"])
+def test_a_provider_that_cannot_load_stops_start_up_with_a_clear_message(setting):
+    missing = {setting: "voice.phone.nowhere.Missing"}
+    check = run_django(missing, args=["manage.py", "check"])
     assert check.returncode != 0
-    assert f"(voice.E001) {setting} is" in check.stderr and f"unset {key}" in check.stderr
-    server = run_django({key: "a-key-for-a-provider-not-built-yet"}, code="import receptionist_site.asgi")
+    assert f"(voice.E001) {setting} is 'voice.phone.nowhere.Missing'" in check.stderr
+    server = run_django(missing, code="import receptionist_site.asgi")
     assert server.returncode != 0 and "voice.E001" in server.stderr
+
+
+def test_a_cloud_key_chooses_a_provider_that_starts():
+    keys = {"DEEPGRAM_API_KEY": "dg-key", "ELEVENLABS_API_KEY": "xi-key"}
+    check = run_django(keys, args=["manage.py", "check"])
+    assert check.returncode == 0, check.stderr
+    code = "import django; django.setup(); from django.conf import settings; print(settings.STT_PROVIDER, settings.TTS_PROVIDER)"
+    assert run_django(keys, code).stdout.split() == ["voice.phone.stt.deepgram.DeepgramSTT", "voice.phone.tts.elevenlabs.ElevenLabsTTS"]
 
 
 def test_production_keeps_operator_endpoints_closed_by_default():

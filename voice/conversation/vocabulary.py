@@ -26,6 +26,8 @@ class Vocabulary:
     """
 
     corpora: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The practice's own words, for recognisers that take a list of terms to listen for (Deepgram's keyterms).
+    keyterms: tuple[str, ...] = ()
     cache_key: str = ""
 
 
@@ -188,4 +190,5 @@ def vocabulary_for(*, practice: str, types: list[tuple[str, list[str]]], provide
     }
     corpora = {name: tuple(sentences + SHORT_ANSWERS) for name, sentences in corpora.items()}
     digest = hashlib.sha256(repr(sorted(corpora.items())).encode()).hexdigest()[:16]
-    return Vocabulary(corpora=corpora, cache_key=digest)
+    keyterms = tuple(dict.fromkeys([practice, *(name for name, _ in types), *providers, *insurers]))
+    return Vocabulary(corpora=corpora, keyterms=keyterms, cache_key=digest)

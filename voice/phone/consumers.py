@@ -30,7 +30,7 @@ from voice.conversation.vocabulary import vocabulary_for
 from voice.frames import Audio, Interrupt, Mark, ToPhone
 from voice.phone.audio import FRAME_BYTES, SAMPLE_RATE
 from voice.phone.pipeline import PhoneCall, Telephony
-from voice.phone.stt.base import stt_class
+from voice.phone.stt.base import stt_build
 from voice.phone.tts.base import tts_build
 from voice.phone.vad.base import vad_class
 
@@ -183,7 +183,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             await self._end(CLOSE_STREAM_TAKEN)
             return
         self.stream_sid = stream_sid
-        stt = await sync_to_async(stt_class(), thread_sensitive=False)(vocabulary=vocabulary)
+        stt = await sync_to_async(stt_build, thread_sensitive=False)(vocabulary=vocabulary, on_switch=self._stt_switched)
         self.phone = PhoneCall(
             conversation=conversation,
             stt=stt,
@@ -197,8 +197,14 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         await self.phone.start()
 
     def _tts_switched(self) -> None:
-        """The call's voice moved to the fallback: noted on the call, without holding up the sentence."""
-        task = asyncio.ensure_future(database_sync_to_async(call_fallback_record)(call_id=self.call_id, provider="tts"))
+        self._fallback_record("tts")
+
+    def _stt_switched(self) -> None:
+        self._fallback_record("stt")
+
+    def _fallback_record(self, provider: str) -> None:
+        """The call moved to a fallback provider: noted on the call, without holding up the caller."""
+        task = asyncio.ensure_future(database_sync_to_async(call_fallback_record)(call_id=self.call_id, provider=provider))
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 

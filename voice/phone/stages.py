@@ -19,8 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from voice.frames import AgentSentence, Audio, CallerText, CallerTurn, EndOfTurn, Interrupt, Mark, SilenceTimeout, ToPhone
 from voice.phone import metrics
-from voice.phone.audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, frames, resample, ulaw_to_pcm
-from voice.phone.stt.base import SpeechToText
+from voice.phone.audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, frames, ulaw_to_pcm
+from voice.phone.stt.base import SpeechToText, audio_for
 from voice.phone.tts.base import TextToSpeech
 from voice.phone.vad.base import VoiceActivityDetector, voiced
 
@@ -108,9 +108,8 @@ class Recognizer:
             self._resample_state = None
             await self.stt.begin()
         elif isinstance(frame, Audio):
-            pcm = ulaw_to_pcm(frame.ulaw)
-            pcm, self._resample_state = resample(pcm, SAMPLE_RATE, self.stt.sample_rate, self._resample_state)
-            await self.stt.feed(pcm)
+            audio, self._resample_state = audio_for(self.stt, frame.ulaw, self._resample_state)
+            await self.stt.feed(audio)
         else:
             heard = await self.stt.finish()
             return CallerText(heard.text.strip(), confident=heard.confident)

@@ -15,6 +15,7 @@ from calls.models import Call, Turn
 from calls.services import call_from_incoming
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
+from tests.fakes.deepgram_api import FakeDeepgram
 from tests.fakes.elevenlabs_api import CHUNK, FakeElevenLabs, Reply
 from voice.phone.audio import FRAME_BYTES, FRAME_MS, frames, silence_ulaw
 from voice.phone.tts.espeak import synthesize_ulaw
@@ -296,3 +297,29 @@ async def test_a_call_whose_cloud_voice_fails_keeps_talking_in_the_fallback_voic
         await close_code(c)
     record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.fallbacks == ["tts"]
+
+
+@pytest.mark.parametrize("fault", ["refused", "dropped mid-turn"])
+async def test_a_call_whose_cloud_recogniser_fails_is_heard_offline_and_says_so(call, settings, fault):
+    with FakeDeepgram() as recogniser:
+        settings.DEEPGRAM_API_KEY, settings.DEEPGRAM_URL = "dg-test-key", recogniser.url
+        settings.STT_PROVIDER = "voice.phone.stt.deepgram.DeepgramSTT"
+        settings.STT_FALLBACK_PROVIDER = "voice.phone.stt.pocketsphinx_workers.PocketsphinxWorkerSTT"
+        recogniser.script("Nothing the fake is allowed to say.")
+        if fault == "refused":
+            recogniser.refuse = 503
+        else:
+            recogniser.drop_after = 8000  # a second into the caller's question
+        c = await open_stream(call)
+        await c.send_json_to(start_message(call))
+        await until_mark(c) + await until_mark(c)
+        await say(c, "What are your hours on Friday?")
+        answer = await until_mark(c)
+        assert any(m["event"] == "media" for m in answer)
+        await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM, "stop": {"callSid": call.call_sid}})
+        await close_code(c)
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    assert record.fallbacks == ["stt"]
+    turns = await database_sync_to_async(list)(Turn.objects.filter(call=record).values_list("speaker", "text"))
+    assert "friday" in turns[1][1]  # heard offline, from the start of the question
+    assert "Friday" in turns[2][1] and "Nothing" not in turns[1][1]

@@ -5,13 +5,20 @@ final results, finalize at the end of an utterance), so a cloud provider
 slots in behind the same calls. Chosen by dotted path in STT_PROVIDER.
 """
 
+import contextlib
 import ctypes
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from voice.conversation.vocabulary import Vocabulary
+from voice.phone import metrics
+from voice.phone.audio import FRAME_BYTES, SAMPLE_RATE, resample, ulaw_to_pcm
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,9 @@ class Transcript:
 class SpeechToText:
     """One recognition stream for one call."""
 
-    sample_rate = 16000  # what feed() takes: 16-bit mono PCM
+    # What feed() takes: 16-bit mono PCM at `sample_rate`, or with encoding "mulaw" the phone's own 8 kHz mu-law.
+    encoding = "linear16"
+    sample_rate = 16000
 
     def __init__(self, *, vocabulary: Vocabulary):
         """Providers take what they need of the vocabulary here and keep none of it.
@@ -42,7 +51,7 @@ class SpeechToText:
     async def begin(self) -> None:
         """A new utterance starts (speech was detected)."""
 
-    async def feed(self, pcm: bytes) -> str | None:
+    async def feed(self, audio: bytes) -> str | None:
         """Recognise a piece of the utterance; returns the partial transcript when it changed."""
         raise NotImplementedError
 
@@ -56,6 +65,95 @@ class SpeechToText:
 
 def stt_class(path: str | None = None) -> type[SpeechToText]:
     return import_string(path or settings.STT_PROVIDER)
+
+
+def audio_for(stt: SpeechToText, ulaw: bytes, state=None) -> tuple[bytes, object]:
+    """The phone's audio as `stt` takes it, and the resampler's state to pass with the next piece of the turn."""
+    if stt.encoding == "mulaw":
+        return ulaw, state
+    return resample(ulaw_to_pcm(ulaw), SAMPLE_RATE, stt.sample_rate, state)
+
+
+class FallbackSTT(SpeechToText):
+    """The primary recogniser until it fails; then the fallback, for the rest of the call.
+
+    Takes the phone's own audio and keeps the turn's, so a recogniser that
+    fails in the middle of a turn (refused, dropped, no final words in time)
+    hands the whole turn to the fallback, which hears it from its start.
+    `on_switch` is told once, when the call changes recogniser.
+    """
+
+    encoding = "mulaw"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, primary: SpeechToText, fallback: SpeechToText, *, on_switch: Callable[[], None] = lambda: None):
+        self.primary, self.fallback, self.on_switch = primary, fallback, on_switch
+        self.current = primary
+        self.turn = bytearray()
+        self._state = None
+
+    @property
+    def switched(self) -> bool:
+        return self.current is self.fallback
+
+    def listen_for(self, expectation: str) -> None:
+        self.primary.listen_for(expectation)
+        self.fallback.listen_for(expectation)
+
+    async def begin(self) -> None:
+        self.turn.clear()
+        self._state = None
+        try:
+            await self.current.begin()
+        except Exception as error:
+            await self._switch(error)
+
+    async def feed(self, audio: bytes) -> str | None:
+        self.turn += audio
+        piece, self._state = audio_for(self.current, audio, self._state)
+        try:
+            return await self.current.feed(piece)
+        except Exception as error:
+            await self._switch(error)
+            return None
+
+    async def finish(self) -> Transcript:
+        try:
+            return await self.current.finish()
+        except Exception as error:
+            await self._switch(error)
+            return await self.fallback.finish()
+
+    async def close(self) -> None:
+        for stt in (self.primary, self.fallback):
+            with contextlib.suppress(Exception):
+                await stt.close()
+
+    async def _switch(self, error: Exception) -> None:
+        """The fallback takes the call, starting with everything the caller has said this turn."""
+        if self.switched:
+            raise error
+        logger.warning("speech recognition failed (%s: %s); the fallback recogniser hears the rest of the call",
+                       type(error).__name__, error)
+        metrics.PROVIDER_FALLBACKS.labels("stt").inc()
+        self.on_switch()
+        self.current = self.fallback
+        with contextlib.suppress(Exception):
+            await self.primary.close()
+        await self.fallback.begin()
+        self._state = None
+        for start in range(0, len(self.turn), FRAME_BYTES):
+            piece, self._state = audio_for(self.fallback, bytes(self.turn[start:start + FRAME_BYTES]), self._state)
+            await self.fallback.feed(piece)
+
+
+def stt_build(*, vocabulary: Vocabulary, on_switch: Callable[[], None] = lambda: None) -> SpeechToText:
+    """The configured recogniser for one call, with STT_FALLBACK_PROVIDER behind it when that is another one."""
+    primary = stt_class()(vocabulary=vocabulary)
+    fallback_path = settings.STT_FALLBACK_PROVIDER
+    if not fallback_path or fallback_path == settings.STT_PROVIDER:
+        return primary
+    return FallbackSTT(primary, stt_class(fallback_path)(vocabulary=vocabulary), on_switch=on_switch)
 
 
 _MALLOC_TRIM = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc's; musl and macOS have none

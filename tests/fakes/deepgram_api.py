@@ -1,0 +1,129 @@
+"""A protocol-faithful fake of Deepgram's live recognition websocket (/v1/listen) on 127.0.0.1, for the SDK.
+
+As documented: `Authorization: Token KEY` on the handshake, the options in the query string, binary audio in;
+out come `Results` (interim ones while audio arrives, `is_final` ones with `from_finalize` after a `Finalize`),
+and `Metadata` before it closes on `CloseStream`. `KeepAlive` is noted. The fake cannot hear: it recognises by
+the transcripts a test scripts, one per utterance, in order. It can be told to refuse the handshake (401, 429,
+5xx), to answer a Finalize late, or to drop the connection after some bytes of audio.
+"""
+
+import asyncio
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlparse
+
+from websockets.asyncio.server import serve
+from websockets.datastructures import Headers
+from websockets.http11 import Response
+
+INTERIM_BYTES = 4000  # an interim result each half second of 8 kHz mu-law
+
+
+@dataclass
+class Connection:
+    """What one client sent: its options, its audio and its control messages."""
+
+    query: dict
+    authorization: str
+    audio: int = 0  # bytes
+    controls: list[str] = field(default_factory=list)  # "Finalize", "KeepAlive", "CloseStream"
+
+
+class FakeDeepgram:
+    def __init__(self):
+        self.transcripts: list[str] = []
+        self.connections: list[Connection] = []
+        self.refuse: int | None = None  # status of a refused handshake
+        self.final_delay = 0.0  # seconds before answering a Finalize
+        self.drop_after: int | None = None  # bytes of audio after which the connection is dropped
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def script(self, *transcripts: str) -> None:
+        self.transcripts.extend(transcripts)
+
+    def __enter__(self):
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc):
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._serve())
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        async with serve(self._handle, "127.0.0.1", 0, process_request=self._handshake) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self._ready.set()
+            await self._stop.wait()
+
+    def _handshake(self, connection, request):
+        if urlparse(request.path).path != "/v1/listen":
+            return Response(HTTPStatus.NOT_FOUND, "Not Found", Headers(), b"")
+        if self.refuse:
+            body = json.dumps({"err_code": "REFUSED", "err_msg": "Scripted refusal"}).encode()
+            return Response(self.refuse, HTTPStatus(self.refuse).phrase, Headers({"Content-Type": "application/json"}), body)
+        return None
+
+    async def _handle(self, websocket) -> None:
+        request = websocket.request
+        query = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(urlparse(request.path).query).items()}
+        seen = Connection(query, request.headers.get("Authorization", ""))
+        self.connections.append(seen)
+        since_final = since_interim = 0
+        start = 0.0
+        async for message in websocket:
+            if isinstance(message, bytes):
+                seen.audio += len(message)
+                since_final += len(message)
+                since_interim += len(message)
+                if self.drop_after is not None and seen.audio >= self.drop_after:
+                    websocket.transport.abort()  # gone without a close frame, as a network failure
+                    return
+                if since_interim >= INTERIM_BYTES and self.transcripts:
+                    since_interim = 0
+                    words = self.transcripts[0].split()
+                    heard = " ".join(words[: max(1, len(words) * since_final // (since_final + INTERIM_BYTES))])
+                    await websocket.send(json.dumps(self._results(heard, start, since_final, is_final=False)))
+                continue
+            control = json.loads(message).get("type", "")
+            seen.controls.append(control)
+            if control == "Finalize":
+                await asyncio.sleep(self.final_delay)
+                text = self.transcripts.pop(0) if since_final and self.transcripts else ""
+                await websocket.send(json.dumps(self._results(text, start, since_final, is_final=True)))
+                start += since_final / 8000
+                since_final = since_interim = 0
+            elif control == "CloseStream":
+                await websocket.send(json.dumps({
+                    "type": "Metadata", "transaction_key": "deprecated", "request_id": str(uuid.uuid4()),
+                    "sha256": "0" * 64, "created": "2026-12-03T00:00:00.000Z", "duration": seen.audio / 8000,
+                    "channels": 1, "models": ["fake"], "model_info": {},
+                }))
+                await websocket.close()
+                return
+
+    @staticmethod
+    def _results(text: str, start: float, audio: int, *, is_final: bool) -> dict:
+        words = [{"word": w, "start": start, "end": start, "confidence": 0.99, "punctuated_word": w} for w in text.split()]
+        return {
+            "type": "Results", "channel_index": [0, 1], "duration": audio / 8000, "start": start,
+            "is_final": is_final, "speech_final": is_final, "from_finalize": is_final,
+            "channel": {"alternatives": [{"transcript": text, "confidence": 0.99 if text else 0.0, "words": words}]},
+            "metadata": {"request_id": "fake", "model_info": {"name": "fake", "version": "1", "arch": "fake"},
+                         "model_uuid": str(uuid.uuid4())},
+        }
