@@ -8,6 +8,7 @@ the transcripts a test scripts, one per utterance, in order. It can be told to r
 """
 
 import asyncio
+import contextlib
 import json
 import threading
 import uuid
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 from websockets.asyncio.server import serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Response
 
 INTERIM_BYTES = 4000  # an interim result each half second of 8 kHz mu-law
@@ -80,6 +82,10 @@ class FakeDeepgram:
         return None
 
     async def _handle(self, websocket) -> None:
+        with contextlib.suppress(ConnectionClosed):  # a client may go at any time, as with the real service
+            await self._converse(websocket)
+
+    async def _converse(self, websocket) -> None:
         request = websocket.request
         query = {k: v if len(v) > 1 else v[0] for k, v in parse_qs(urlparse(request.path).query).items()}
         seen = Connection(query, request.headers.get("Authorization", ""))

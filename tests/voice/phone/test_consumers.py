@@ -11,6 +11,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 
+from bookings.models import Appointment
 from calls.models import Call, Turn
 from calls.services import call_from_incoming
 from calls.telephony import stream_token_issue
@@ -323,3 +324,48 @@ async def test_a_call_whose_cloud_recogniser_fails_is_heard_offline_and_says_so(
     turns = await database_sync_to_async(list)(Turn.objects.filter(call=record).values_list("speaker", "text"))
     assert "friday" in turns[1][1]  # heard offline, from the start of the question
     assert "Friday" in turns[2][1] and "Nothing" not in turns[1][1]
+
+
+async def whole_reply(communicator, quiet: float = 1.5) -> list[dict]:
+    """Everything the agent says in one reply: its sentences and their marks, until it goes quiet."""
+    received = await until_mark(communicator)
+    while not await communicator.receive_nothing(timeout=quiet):  # a timed-out receive would stop the app
+        message = await communicator.receive_json_from()
+        received.append(message)
+        if message["event"] == "mark":
+            await communicator.send_json_to({"event": "mark", "sequenceNumber": "9", "streamSid": STREAM, "mark": message["mark"]})
+
+
+async def test_with_deepgram_and_elevenlabs_a_caller_books_by_phone(call, twilio, settings):
+    lines = ["I'd like to book a teeth cleaning.", "Tuesday at ten a m.", "April twelfth nineteen eighty.",
+             "Yes please.", "No, that's all. Thank you, bye."]
+    with FakeDeepgram() as recogniser, FakeElevenLabs() as voice:
+        settings.DEEPGRAM_API_KEY, settings.DEEPGRAM_URL = "dg-test-key", recogniser.url
+        settings.ELEVENLABS_API_KEY, settings.ELEVENLABS_VOICE_ID = "xi-test-key", "joe-voice"
+        settings.ELEVENLABS_BASE_URL = voice.base_url
+        settings.STT_PROVIDER = "voice.phone.stt.deepgram.DeepgramSTT"
+        settings.TTS_PROVIDER = "voice.phone.tts.elevenlabs.ElevenLabsTTS"
+        recogniser.script(*lines)
+        ended = twilio.expect(call.call_sid)
+        c = await open_stream(call)
+        await c.send_json_to(start_message(call))
+        await whole_reply(c)
+        for line in lines:
+            await say(c, line)
+            await whole_reply(c)
+        await asyncio.wait_for(ended.wait(), 10)
+        await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM, "stop": {"callSid": call.call_sid}})
+        await close_code(c)
+    record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
+    turns = await database_sync_to_async(list)(Turn.objects.filter(call=record).values_list("speaker", "text"))
+    assert [text for speaker, text in turns if speaker == "caller"] == lines  # Deepgram's words, as it gave them
+    booked = await database_sync_to_async(lambda: [
+        (a.patient.full_name, a.appointment_type.key, a.start.isoformat())
+        for a in Appointment.objects.filter(tenant=record.tenant, status="booked", start__date="2026-12-01")
+    ])()
+    assert ("Maria Garcia", "cleaning", "2026-12-01T15:00:00+00:00") in booked
+    assert record.outcome == "booked" and record.fallbacks == []
+    assert [c.controls.count("Finalize") for c in recogniser.connections] == [len(lines)]  # one connection, a turn each
+    agent = [text for speaker, text in turns if speaker == "agent"]
+    spoken = [request.body["text"] for request in voice.requests]
+    assert len(spoken) >= len(agent) and all(any(sentence in text for text in agent) for sentence in spoken)

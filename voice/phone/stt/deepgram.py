@@ -18,6 +18,7 @@ from django.conf import settings
 from voice.phone.stt.base import SpeechToText, Transcript, Vocabulary
 
 KEEPALIVE_SECONDS = 4
+CLOSE_SECONDS = 1  # for Deepgram to close the stream once told the call is over
 
 
 class DeepgramClosed(ConnectionError):
@@ -119,11 +120,14 @@ class DeepgramSTT(SpeechToText):
     async def close(self) -> None:
         if self._socket is None:
             return
+        listener, keep_alive = self._tasks
+        keep_alive.cancel()
         with contextlib.suppress(Exception):
             if self._failure is None:
                 await self._socket.send_close_stream()
-        for task in self._tasks:
-            task.cancel()
+                # Deepgram sends what it still has and its Metadata, then closes.
+                await asyncio.wait_for(asyncio.shield(listener), CLOSE_SECONDS)
+        listener.cancel()
         with contextlib.suppress(Exception):
             await self._connection.__aexit__(None, None, None)
         self._socket = None
