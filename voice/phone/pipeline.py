@@ -60,6 +60,7 @@ class PhoneCall:
         self.telephony = telephony
         self.clock = clock
         self._reply: asyncio.Task | None = None
+        self._connecting: asyncio.Task | None = None
         self._after_playback: EndCall | TransferCall | None = None
         self._spoken: list[str] = []
         self._timing: TurnTiming | None = None
@@ -69,6 +70,9 @@ class PhoneCall:
         PhoneCall.in_progress += 1
         metrics.ACTIVE_CALLS.inc()
         self._respond(CallStarted())
+        # The recogniser connects while the greeting plays; a failure shows again at the first turn.
+        self._connecting = asyncio.ensure_future(self.stt.connect())
+        self._connecting.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     async def audio(self, ulaw: bytes) -> None:
         metrics.FRAMES_IN.inc()
@@ -107,6 +111,8 @@ class PhoneCall:
     async def _wind_up(self) -> None:
         self.idle.close()
         self.keypad.close()
+        if self._connecting is not None:
+            self._connecting.cancel()
         if self._reply is not None:
             self._reply.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

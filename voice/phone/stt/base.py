@@ -48,6 +48,9 @@ class SpeechToText:
     def listen_for(self, expectation: str) -> None:
         """A hint about the next answer ("yes_no", "date_time", "dob", "name", "free") to narrow recognition."""
 
+    async def connect(self) -> None:
+        """Get ready for the call's first turn (a cloud provider opens its connection) while the greeting plays."""
+
     async def begin(self) -> None:
         """A new utterance starts (speech was detected)."""
 
@@ -100,6 +103,12 @@ class FallbackSTT(SpeechToText):
         self.primary.listen_for(expectation)
         self.fallback.listen_for(expectation)
 
+    async def connect(self) -> None:
+        try:
+            await self.current.connect()
+        except Exception as error:
+            await self._switch(error, in_turn=False)
+
     async def begin(self) -> None:
         self.turn.clear()
         self._state = None
@@ -129,7 +138,7 @@ class FallbackSTT(SpeechToText):
             with contextlib.suppress(Exception):
                 await stt.close()
 
-    async def _switch(self, error: Exception) -> None:
+    async def _switch(self, error: Exception, *, in_turn: bool = True) -> None:
         """The fallback takes the call, starting with everything the caller has said this turn."""
         if self.switched:
             raise error
@@ -140,6 +149,8 @@ class FallbackSTT(SpeechToText):
         self.current = self.fallback
         with contextlib.suppress(Exception):
             await self.primary.close()
+        if not in_turn:
+            return
         await self.fallback.begin()
         self._state = None
         for start in range(0, len(self.turn), FRAME_BYTES):

@@ -1,6 +1,6 @@
 """Deepgram live recognition over its streaming websocket, with the official SDK (deepgram-sdk).
 
-One connection a call, opened at the first turn and kept: the phone's 8 kHz mu-law goes in as it came
+One connection a call, opened as the call starts (while the greeting plays) and kept: the phone's 8 kHz mu-law goes in as it came
 (encoding=mulaw, sample_rate=8000, no transcoding), with interim results and the practice's own words as
 keyterms. The project's turn detector decides when the caller has finished; then `Finalize` makes Deepgram
 give the turn's last words at once. While the agent speaks no audio is sent, so a KeepAlive goes every few
@@ -40,6 +40,7 @@ class DeepgramSTT(SpeechToText):
         self.keyterms = list(vocabulary.keyterms)
         self.client = client or AsyncDeepgramClient(api_key=settings.DEEPGRAM_API_KEY, environment=_environment())
         self._connection: contextlib.AbstractAsyncContextManager | None = None
+        self._opening: asyncio.Future | None = None
         self._socket = None
         self._tasks: list[asyncio.Task] = []
         self._finals: list[str] = []
@@ -89,9 +90,13 @@ class DeepgramSTT(SpeechToText):
         if self._failure is not None:
             raise DeepgramClosed(f"Deepgram recognition failed: {self._failure!r}")
 
+    async def connect(self) -> None:
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+        await asyncio.shield(self._opening)  # a turn that starts while connecting waits for the same connection
+
     async def begin(self) -> None:
-        if self._socket is None:
-            await self._open()
+        await self.connect()
         self._check()
         self._finals.clear()
         self._partial = self._reported = ""
@@ -118,6 +123,10 @@ class DeepgramSTT(SpeechToText):
         return Transcript(" ".join(self._finals))
 
     async def close(self) -> None:
+        if self._opening is not None and not self._opening.done():  # the call ended while it connected
+            self._opening.cancel()
+            with contextlib.suppress(BaseException):
+                await self._opening
         if self._socket is None:
             return
         listener, keep_alive = self._tasks
