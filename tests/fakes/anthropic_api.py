@@ -8,10 +8,11 @@ takes the next scripted reply; every request body is kept for assertions.
 """
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.fakes.scripted_http import ScriptedHTTPServer
 
 
 @dataclass
@@ -25,36 +26,14 @@ class Reply:
     chunk: int = 12  # characters per text delta
 
 
-class FakeAnthropic:
+class FakeAnthropic(ScriptedHTTPServer):
     def __init__(self):
-        self.replies: list[Reply] = []
         self.requests: list[dict] = []
         self.headers: list[dict] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address
-        return f"http://{host}:{port}"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-
-    def script(self, *replies: Reply) -> None:
-        with self._lock:
-            self.replies.extend(replies)
-
-    def _next(self) -> Reply:
-        with self._lock:
-            return self.replies.pop(0) if self.replies else Reply(text="Sorry, I have nothing scripted.")
+    def _default_reply(self) -> Reply:
+        return Reply(text="Sorry, I have nothing scripted.")
 
     def _handler(self):
         fake = self

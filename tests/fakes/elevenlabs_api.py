@@ -7,12 +7,12 @@ scripted Reply (default: a good one); every request is kept for assertions.
 """
 
 import json
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
+from tests.fakes.scripted_http import ScriptedHTTPServer
 from voice.phone.tts.espeak import synthesize_ulaw
 
 CHUNK = 800  # bytes a chunk: 100 ms of audio
@@ -33,36 +33,14 @@ class Request:
     api_key: str
 
 
-class FakeElevenLabs:
+class FakeElevenLabs(ScriptedHTTPServer):
     def __init__(self):
-        self.replies: list[Reply] = []
         self.requests: list[Request] = []
         self.sent: list[bytes] = []  # each request's whole audio (espeak-ng's output varies a little between runs)
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address
-        return f"http://{host}:{port}"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._server.server_close()
-
-    def script(self, *replies: Reply) -> None:
-        with self._lock:
-            self.replies.extend(replies)
-
-    def _next(self) -> Reply:
-        with self._lock:
-            return self.replies.pop(0) if self.replies else Reply()
+    def _default_reply(self) -> Reply:
+        return Reply()
 
     def _handler(self):
         fake = self

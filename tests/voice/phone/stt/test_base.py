@@ -5,7 +5,6 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from tests.fakes.deepgram_api import FakeDeepgram
 from voice.conversation.vocabulary import vocabulary_for
 from voice.phone.audio import frames
 from voice.phone.stt.base import FallbackSTT, SpeechToText, Transcript, stt_build
@@ -33,14 +32,10 @@ class Listening(SpeechToText):
 
 
 @pytest.fixture
-def fake(settings):
-    with FakeDeepgram() as api:
-        settings.DEEPGRAM_API_KEY = "dg-test-key"
-        settings.DEEPGRAM_URL = api.url
-        settings.DEEPGRAM_FINAL_SECONDS = 0.5
-        settings.STT_PROVIDER = "voice.phone.stt.deepgram.DeepgramSTT"
-        settings.STT_FALLBACK_PROVIDER = "tests.voice.phone.stt.test_base.Listening"
-        yield api
+def fake(deepgram, settings):
+    settings.STT_PROVIDER = "voice.phone.stt.deepgram.DeepgramSTT"
+    settings.STT_FALLBACK_PROVIDER = "tests.voice.phone.stt.test_base.Listening"
+    return deepgram
 
 
 def fallbacks() -> float:

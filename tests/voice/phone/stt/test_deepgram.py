@@ -4,7 +4,6 @@ import asyncio
 
 import pytest
 
-from tests.fakes.deepgram_api import FakeDeepgram
 from voice.conversation.vocabulary import vocabulary_for
 from voice.phone.audio import FRAME_MS, frames, silence_ulaw
 from voice.phone.stt.base import Transcript
@@ -16,12 +15,8 @@ VOCABULARY = vocabulary_for(practice="Bright Smile Dental", types=[("Cleaning", 
 
 
 @pytest.fixture
-def fake(settings):
-    with FakeDeepgram() as api:
-        settings.DEEPGRAM_API_KEY = "dg-test-key"
-        settings.DEEPGRAM_URL = api.url
-        settings.DEEPGRAM_FINAL_SECONDS = 0.5
-        yield api
+def fake(deepgram):
+    return deepgram
 
 
 async def turn(stt: DeepgramSTT, audio: bytes) -> tuple[Transcript, list[str]]:

@@ -1,0 +1,42 @@
+"""What the HTTP fakes share: a threaded server on 127.0.0.1 that answers each request with the next scripted reply."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class ScriptedHTTPServer:
+    """Subclasses give `_handler()` (the request handler class) and `_default_reply()` (when nothing is scripted)."""
+
+    def __init__(self):
+        self.replies: list = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address
+        return f"http://{host}:{port}"
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def script(self, *replies) -> None:
+        with self._lock:
+            self.replies.extend(replies)
+
+    def _next(self):
+        with self._lock:
+            return self.replies.pop(0) if self.replies else self._default_reply()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def _default_reply(self):
+        raise NotImplementedError
