@@ -18,6 +18,7 @@ length (about 30 ms of work a second of audio): in worker processes (the
 default) it holds up only that worker's other calls.
 """
 
+import asyncio
 import hashlib
 import os
 import re
@@ -212,10 +213,17 @@ class PocketsphinxSTT(SpeechToText):
         self._search = "free"
         self._pending = bytearray()
         self._started = False
-        self._open()
+        self._opening: asyncio.Future | None = None
 
-    def _open(self) -> None:
+    async def _open(self) -> None:
         self.recogniser = Recogniser(self._files)
+
+    async def connect(self) -> None:
+        """The decoder (some 13 MB) is made as the call starts, or at its first turn; a fallback
+        recogniser whose call never needs it makes none."""
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+        await asyncio.shield(self._opening)  # a turn that starts meanwhile waits for the same decoder
 
     async def _call(self, method: str, *args):
         return getattr(self.recogniser, method)(*args)
@@ -224,6 +232,7 @@ class PocketsphinxSTT(SpeechToText):
         self._search = expectation if expectation in SEARCHES else "free"
 
     async def begin(self) -> None:
+        await self.connect()
         self._pending.clear()
         self._started = True
         await self._call("begin", self._search)

@@ -91,9 +91,8 @@ class PocketsphinxWorkerSTT(PocketsphinxSTT):
         self._closer = weakref.finalize(self, self.worker.close_later, self.stream)
         self._closer.atexit = False
 
-    def _open(self) -> None:
-        # Through the worker's own pipe thread: calls start in several threads at once.
-        self.worker.executor.submit(self.worker.call, self.stream, "open", (self._files,)).result()
+    async def _open(self) -> None:
+        await self._call("open", self._files)
 
     async def _call(self, method: str, *args):
         loop = asyncio.get_running_loop()

@@ -86,3 +86,17 @@ def test_a_working_recogniser_hears_every_turn_and_the_fallback_none(fake):
 def test_no_fallback_when_none_is_set(fake, settings):
     settings.STT_FALLBACK_PROVIDER = ""
     assert isinstance(stt_build(vocabulary=VOCABULARY), DeepgramSTT)
+
+
+def test_while_the_cloud_recogniser_works_the_offline_fallback_holds_no_decoder(fake, settings):
+    settings.STT_FALLBACK_PROVIDER = "voice.phone.stt.pocketsphinx.PocketsphinxSTT"
+    fake.script("I'd like a cleaning.")
+
+    async def call():
+        stt = stt_build(vocabulary=VOCABULARY)
+        await stt.connect()
+        heard = await turns(stt, "I'd like a cleaning.")
+        return stt, heard
+
+    stt, heard = asyncio.run(call())
+    assert [t.text for t in heard] == ["I'd like a cleaning."] and not hasattr(stt.fallback, "recogniser")

@@ -78,11 +78,14 @@ async def test_workers_give_back_decoders_closed_or_abandoned():
     workers = pocketsphinx_workers._workers()
     warm = [PocketsphinxWorkerSTT(vocabulary=VOCABULARY) for _ in workers]
     for stt in warm:
+        await stt.connect()  # as a call does when it starts
         await stt.close()
     _settle(workers)
     before = {w.process.pid: _rss_kb(w.process.pid) for w in workers}
 
     streams = [PocketsphinxWorkerSTT(vocabulary=VOCABULARY) for _ in range(4 * len(workers))]
+    for stt in streams:
+        await stt.connect()
     during = {pid: _rss_kb(pid) for pid in before}
     for stt in streams[::2]:
         await stt.close()
@@ -92,3 +95,15 @@ async def test_workers_give_back_decoders_closed_or_abandoned():
     for pid, kb in before.items():
         assert during[pid] > kb + 20_000  # each worker held two or more decoders of some 13 MB
         assert _rss_kb(pid) < kb * 1.10
+
+
+def test_the_decoder_is_made_when_the_call_starts_or_at_its_first_turn_not_before():
+    async def call():
+        waiting, started = PocketsphinxSTT(vocabulary=VOCABULARY), PocketsphinxSTT(vocabulary=VOCABULARY)
+        assert not hasattr(waiting, "recogniser")  # a fallback that is never needed makes no decoder
+        await started.connect()
+        assert started.recogniser is not None
+        heard, _ = await recognise(waiting, speech("yes please"), "yes_no")  # the first turn makes it
+        return heard
+
+    assert asyncio.run(call()).text == "yes please"
