@@ -2,7 +2,9 @@
 
 /health says nothing but "ok". /health/detailed and /metrics reveal the
 environment, the database engine and the providers, so they answer only a
-bearer OPS_TOKEN or an address in OPS_ALLOWED_NETWORKS.
+bearer OPS_TOKEN or an address in OPS_ALLOWED_NETWORKS. /health/detailed also
+says, per provider, whether it served the latest phone call or its fallback
+had to take over.
 """
 
 import asyncio
@@ -18,6 +20,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django_prometheus.exports import ExportToDjangoView
 
+from calls.selectors import ProviderOutcome, provider_last_outcomes
 from tenants.services import client_ip
 
 
@@ -84,6 +87,25 @@ async def _check_redis() -> dict:
         await client.aclose()
 
 
+def _providers(last_outcomes: dict[str, ProviderOutcome | None]) -> dict:
+    """Each role's provider and fallback (dotted paths), and how its primary did on the latest phone call."""
+    configured = {
+        "stt": (settings.STT_PROVIDER, settings.STT_FALLBACK_PROVIDER),
+        "tts": (settings.TTS_PROVIDER, settings.TTS_FALLBACK_PROVIDER),
+        "conversation": (settings.CONVERSATION_ENGINE, settings.CONVERSATION_FALLBACK_ENGINE),
+    }
+    providers = {}
+    for role, (primary, fallback) in configured.items():
+        fallback = fallback if fallback and fallback != primary else None  # the same provider is no fallback
+        last_call = last_outcomes.get(role)
+        if last_call is not None and fallback is None:
+            # A failure is recorded only as the move to a fallback: without one, "ok" would be a guess.
+            last_call = {**last_call, "ok": None}
+        providers[role] = {"provider": primary, "fallback": fallback, "last_call": last_call}
+    providers["vad"] = {"provider": settings.VAD_PROVIDER}
+    return providers
+
+
 @ops_only
 async def health_detailed(request):
     checks = {
@@ -99,16 +121,21 @@ async def health_detailed(request):
         except Exception as exc:  # a failing dependency is the answer, not an error
             results[name] = {"ok": False, "error": type(exc).__name__}
     healthy = all(r["ok"] for r in results.values())
+    try:
+        last_outcomes = await sync_to_async(provider_last_outcomes)()
+    except Exception:  # the database check already says why; the providers' last calls are then unknown
+        last_outcomes = {}
+    providers = _providers(last_outcomes)
     body = {
         "status": "ok" if healthy else "degraded",
         "environment": settings.ENVIRONMENT,
         "checks": results,
-        "providers": {
-            "stt": settings.STT_PROVIDER,
-            "tts": settings.TTS_PROVIDER,
-            "vad": settings.VAD_PROVIDER,
-            "conversation": settings.CONVERSATION_ENGINE,
-            "conversation_fallback": settings.CONVERSATION_FALLBACK_ENGINE,
-        },
+        "providers": providers,
+        # A primary that failed its last call is worth an operator's look, but calls are still answered
+        # (by its fallback): it is listed here and leaves the status and the 200 alone, so a monitor
+        # that takes this process out of service on 503 does not do so for a provider outage.
+        "providers_on_fallback": [
+            role for role, p in providers.items() if p.get("last_call") and p["last_call"]["ok"] is False
+        ],
     }
     return JsonResponse(body, status=200 if healthy else 503)
