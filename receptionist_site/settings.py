@@ -210,6 +210,10 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # The phone loop: silence that ends a caller's turn, and silence before a reprompt.
 VOICE_END_OF_TURN_MS = env.int("VOICE_END_OF_TURN_MS", default=500)
+# Shorter once the words so far answer the question asked ("yes", a date of birth, an offered time);
+# longer while they stop mid-sentence ("on Tuesday, um,").
+VOICE_END_OF_ANSWER_MS = env.int("VOICE_END_OF_ANSWER_MS", default=250)
+VOICE_MID_SENTENCE_MS = env.int("VOICE_MID_SENTENCE_MS", default=1000)
 VOICE_IDLE_SECONDS = env.float("VOICE_IDLE_SECONDS", default=8.0)
 # A media-stream socket is accepted before its token can be checked; without a valid `start` by then, it is closed.
 VOICE_STREAM_START_SECONDS = env.float("VOICE_STREAM_START_SECONDS", default=5.0)

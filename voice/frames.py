@@ -81,6 +81,7 @@ class Interrupt:
 class EndOfTurn:
     at: float  # when the end of the caller's turn was decided
     waited_ms: float  # the silence waited for before deciding
+    by: str = "silence"  # or the recogniser's own endpointing: "speech_final", "utterance_end"
 
 
 @dataclass(frozen=True)

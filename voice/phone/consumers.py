@@ -192,6 +192,8 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             send=self.send_frame,
             telephony=TwilioTelephony(call_sid),
             end_of_turn_ms=settings.VOICE_END_OF_TURN_MS,
+            answer_ms=settings.VOICE_END_OF_ANSWER_MS,
+            mid_sentence_ms=settings.VOICE_MID_SENTENCE_MS,
             idle_seconds=settings.VOICE_IDLE_SECONDS,
         )
         await self.phone.start()

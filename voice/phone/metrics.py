@@ -34,6 +34,7 @@ class TurnTiming:
     speech_ended: float  # when the end of the caller's turn was decided
     waited_ms: float
     transcript_ms: float
+    ended_by: str = "silence"  # what decided it: the turn detector's silence, or the recogniser's endpointing
     engine_first_ms: float | None = None
     first_audio_ms: float | None = None
     first_frame_ms: float | None = None
@@ -42,7 +43,8 @@ class TurnTiming:
     def after(cls, turn: EndOfTurn, now: float) -> "TurnTiming":
         """The caller's final transcript came `now`."""
         STAGE_LATENCY.labels("final_transcript").observe(now - turn.at)
-        return cls(speech_ended=turn.at, waited_ms=turn.waited_ms, transcript_ms=(now - turn.at) * 1000)
+        return cls(speech_ended=turn.at, waited_ms=turn.waited_ms, transcript_ms=(now - turn.at) * 1000,
+                   ended_by=turn.by)
 
     def engine_answered(self, seconds: float) -> None:
         if self.engine_first_ms is None:
@@ -60,6 +62,7 @@ class TurnTiming:
     def as_dict(self) -> dict:
         return {
             "end_of_turn_wait_ms": round(self.waited_ms),
+            "turn_ended_by": self.ended_by,
             "final_transcript_ms": round(self.transcript_ms, 1),
             "engine_first_sentence_ms": None if self.engine_first_ms is None else round(self.engine_first_ms, 1),
             "first_audio_ms": None if self.first_audio_ms is None else round(self.first_audio_ms, 1),

@@ -9,13 +9,15 @@ websocket consumer only translates Twilio's JSON to and from a PhoneCall.
 
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from voice.frames import AgentSentence, Audio, CallStarted, EndCall, Event, Interrupt, ToPhone, TransferCall
+from voice.conversation.understanding.turns import SoFar, heard_so_far
+from voice.frames import AgentSentence, Audio, CallerTurn, CallStarted, EndCall, Event, Interrupt, ToPhone, TransferCall
 from voice.phone import metrics
 from voice.phone.keypad import KeypadEntry
 from voice.phone.metrics import TurnTiming
@@ -47,11 +49,17 @@ class PhoneCall:
     def __init__(
         self, *, conversation, stt: SpeechToText, tts: TextToSpeech, vad: VoiceActivityDetector,
         send: Callable[[ToPhone], Awaitable[None]], telephony: Telephony, end_of_turn_ms: int = 500,
-        idle_seconds: float = 8.0, clock: Callable[[], float] = time.monotonic,
+        answer_ms: int | None = None, mid_sentence_ms: int | None = None, idle_seconds: float = 8.0,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.conversation = conversation
         self.stt = stt
-        self.detector = TurnDetector(vad, end_of_turn_ms=end_of_turn_ms)
+        # The silence that ends a turn, by what the words so far are: a whole answer, nothing to tell, half a sentence.
+        self.windows = {SoFar.ANSWERED: answer_ms or end_of_turn_ms, SoFar.OPEN: end_of_turn_ms,
+                        SoFar.UNFINISHED: mid_sentence_ms or end_of_turn_ms}
+        self.detector = TurnDetector(vad, end_of_turn_ms=end_of_turn_ms, longest_ms=max(self.windows.values()))
+        self._expecting = "free"
+        self._judged = ("", SoFar.OPEN)  # the words last judged, and what they were
         self.recognizer = Recognizer(stt)
         self.speaker = Speaker(tts)
         self.player = Player(send, clock=clock)
@@ -76,18 +84,34 @@ class PhoneCall:
 
     async def audio(self, ulaw: bytes) -> None:
         metrics.FRAMES_IN.inc()
-        for frame in self.detector.process(Audio(ulaw), self.clock()):
-            if isinstance(frame, Interrupt):
-                self.idle.caller_spoke()
-                await self._interrupt()
-            said = await self.recognizer.process(frame)
-            if said is None:
-                continue
-            timing = TurnTiming.after(frame, self.clock())  # the frame was the turn's EndOfTurn
-            if said.text:
-                self._respond(said, timing)
-            else:
-                self.idle.start()
+        now = self.clock()
+        for frame in self.detector.process(Audio(ulaw), now):
+            await self._turn(frame)
+        if self.detector.speaking:
+            so_far = self._so_far()
+            self.detector.window_ms = self.windows[so_far]
+            # The recogniser's endpointing may be surer than silence, but never over half a sentence.
+            if (by := self.stt.turn_ended()) is not None and so_far is not SoFar.UNFINISHED:
+                await self._turn(self.detector.end_now(now, by=by))
+
+    def _so_far(self) -> SoFar:
+        heard = self.recognizer.heard
+        if heard != self._judged[0]:
+            self._judged = (heard, heard_so_far(heard, expecting=self._expecting, today=dt.date.today()))
+        return self._judged[1]
+
+    async def _turn(self, frame: CallerTurn) -> None:
+        if isinstance(frame, Interrupt):
+            self.idle.caller_spoke()
+            await self._interrupt()
+        said = await self.recognizer.process(frame)
+        if said is None:
+            return
+        timing = TurnTiming.after(frame, self.clock())  # the frame was the turn's EndOfTurn
+        if said.text:
+            self._respond(said, timing)
+        else:
+            self.idle.start()
 
     async def dtmf(self, digit: str) -> None:
         await self._interrupt()
@@ -158,7 +182,8 @@ class PhoneCall:
                     await self._say(output, timing)
                 else:
                     self._after_playback = output
-            self.stt.listen_for(self.conversation.listening_for())
+            self._expecting = self.conversation.listening_for()
+            self.stt.listen_for(self._expecting)
         except Exception:
             logger.exception("reply failed on call %s", self.conversation.call.pk)
             metrics.PROVIDER_ERRORS.labels("engine").inc()

@@ -30,14 +30,16 @@ logger = logging.getLogger(__name__)
 class TurnDetector:
     """The caller's turns in their audio: an Interrupt when they start, their speech, an EndOfTurn.
 
-    The voice-activity provider judges each 20 ms frame. A turn ends after
-    `end_of_turn_ms` of silence (much shorter windows split callers' sentences
-    at commas), by pocketsphinx's Endpointer's rule: fewer than a tenth of that
-    window's frames speech. It starts sooner, once most of a 200 ms window is
-    speech with a voice in it: a 300 ms "no" is a whole answer, and breath,
-    hiss and line noise, which the provider's loose mode takes for speech, are
-    not voiced. The rule is applied here because pocketsphinx 5.1's Endpointer
-    never frees its C state.
+    The voice-activity provider judges each 20 ms frame. A turn ends after a
+    window of silence, by pocketsphinx's Endpointer's rule: fewer than a tenth
+    of the window's frames speech. The window is `end_of_turn_ms` (much
+    shorter ones split callers' sentences at commas) until the words heard so
+    far say otherwise: the call sets `window_ms` shorter once they are a whole
+    answer, longer while they stop mid-sentence, up to `longest_ms`. A turn
+    starts sooner, once most of a 200 ms window is speech with a voice in it:
+    a 300 ms "no" is a whole answer, and breath, hiss and line noise, which
+    the provider's loose mode takes for speech, are not voiced. The rule is
+    applied here because pocketsphinx 5.1's Endpointer never frees its C state.
     """
 
     RATIO = 0.9  # of the end-of-turn window that must be silence to end a turn
@@ -45,35 +47,44 @@ class TurnDetector:
     START_SPEECH = 8  # frames of the start window the provider must call speech,
     START_VOICED = 6  # and frames with a voice in them: over a tenth of a second of voicing
 
-    def __init__(self, vad: VoiceActivityDetector, *, end_of_turn_ms: int = 500):
+    def __init__(self, vad: VoiceActivityDetector, *, end_of_turn_ms: int = 500, longest_ms: int | None = None):
         self.vad = vad
         self.end_of_turn_ms = end_of_turn_ms
-        # pocketsphinx's arithmetic, so turns end on the same frames as with its Endpointer.
-        window = int(end_of_turn_ms / FRAME_MS + 0.5)
-        start_window = self.START_MS // FRAME_MS
-        self._end_frames = int((1.0 - self.RATIO) * window + 0.5)
-        if not (0 < self._end_frames and start_window <= window):
-            raise ValueError(f"an end-of-turn window of {end_of_turn_ms} ms is too short to find turns in")
+        self._start_frames = self.START_MS // FRAME_MS
+        longest = max(longest_ms or end_of_turn_ms, end_of_turn_ms)
         # Silence before the call: a turn that starts early still ends only after a whole window of silence.
-        self._decisions: collections.deque[bool] = collections.deque([False] * window, maxlen=window)
-        self._voiced: collections.deque[bool] = collections.deque(maxlen=start_window)
+        self._decisions: collections.deque[bool] = collections.deque([False] * self._frames(longest), maxlen=self._frames(longest))
+        self._voiced: collections.deque[bool] = collections.deque(maxlen=self._start_frames)
+        self.window_ms = end_of_turn_ms
         self.speaking = False
         # Speech is decided a little late: keep a window of audio so no word loses its start.
         self._recent: collections.deque[bytes] = collections.deque(maxlen=end_of_turn_ms // FRAME_MS + 5)
 
+    def _frames(self, window_ms: int) -> int:
+        """pocketsphinx's arithmetic, so turns end on the same frames as with its Endpointer."""
+        window = int(window_ms / FRAME_MS + 0.5)
+        if not (0 < int((1.0 - self.RATIO) * window + 0.5) and self._start_frames <= window):
+            raise ValueError(f"an end-of-turn window of {window_ms} ms is too short to find turns in")
+        return window
+
+    @property
+    def window_ms(self) -> int:
+        return self._window_ms
+
+    @window_ms.setter
+    def window_ms(self, ms: int) -> None:
+        window = min(self._frames(ms), self._decisions.maxlen)
+        self._window_ms, self._window = window * FRAME_MS, window
+        self._end_frames = int((1.0 - self.RATIO) * window + 0.5)
+
     def _in_speech(self, pcm8k: bytes) -> bool:
-        """Whether the caller is speaking after this frame; in speech the oldest decision leaves the window, as in pocketsphinx."""
         speech = self.vad.is_speech(pcm8k)
         self._decisions.append(speech)
         self._voiced.append(speech and voiced(pcm8k))
+        recent = reversed(self._decisions)
         if self.speaking:
-            in_speech = sum(self._decisions) >= self._end_frames
-        else:
-            recent = itertools.islice(reversed(self._decisions), self._voiced.maxlen)
-            in_speech = sum(recent) >= self.START_SPEECH and sum(self._voiced) >= self.START_VOICED
-        if self.speaking or in_speech:
-            self._decisions.popleft()
-        return in_speech
+            return sum(itertools.islice(recent, self._window)) >= self._end_frames
+        return sum(itertools.islice(recent, self._start_frames)) >= self.START_SPEECH and sum(self._voiced) >= self.START_VOICED
 
     def process(self, frame: Audio, now: float) -> list[CallerTurn]:
         """One 20 ms frame of the caller's audio in; what it tells about their turn out."""
@@ -82,34 +93,45 @@ class TurnDetector:
         in_speech = self._in_speech(ulaw_to_pcm(frame.ulaw))
         if in_speech and not self.speaking:
             self.speaking = True
+            self.window_ms = self.end_of_turn_ms
             out += [Interrupt(), Audio(b"".join(self._recent))]
         elif self.speaking:
             out.append(frame)
         if self.speaking and not in_speech:
             self.speaking = False
-            out.append(EndOfTurn(at=now, waited_ms=self.end_of_turn_ms))
+            out.append(EndOfTurn(at=now, waited_ms=self.window_ms))
         return out
+
+    def end_now(self, now: float, *, by: str) -> EndOfTurn:
+        """Something surer than silence (the recogniser's own endpointing) says the turn is over."""
+        self.speaking = False
+        self._voiced.clear()  # what this detector still takes for speech is not the start of another turn
+        silent = sum(1 for _ in itertools.takewhile(lambda speech: not speech, reversed(self._decisions)))
+        return EndOfTurn(at=now, waited_ms=silent * FRAME_MS, by=by)
 
 
 class Recognizer:
     """Feeds the caller's speech to the speech-to-text provider while they talk; their words at the end of the turn.
 
-    Partial transcripts are not passed on: the turn detector, not the words,
-    decides when the caller has finished. Words the provider doubts go on
-    marked not confident, for the conversation to check rather than act on.
+    Partial transcripts are not passed on; the call reads `heard` to tell the
+    turn detector how long a silence ends the turn. Words the provider doubts
+    go on marked not confident, for the conversation to check rather than act on.
     """
 
     def __init__(self, stt: SpeechToText):
         self.stt = stt
+        self.heard = ""  # of the turn so far, as the provider last told it
         self._resample_state = None
 
     async def process(self, frame: CallerTurn) -> CallerText | None:
         if isinstance(frame, Interrupt):
             self._resample_state = None
+            self.heard = ""
             await self.stt.begin()
         elif isinstance(frame, Audio):
             audio, self._resample_state = audio_for(self.stt, frame.ulaw, self._resample_state)
-            await self.stt.feed(audio)
+            if (partial := await self.stt.feed(audio)) is not None:
+                self.heard = partial
         else:
             heard = await self.stt.finish()
             return CallerText(heard.text.strip(), confident=heard.confident)

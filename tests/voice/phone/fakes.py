@@ -25,10 +25,16 @@ class LoudnessVAD(VoiceActivityDetector):
 
 
 class ScriptedSTT(SpeechToText):
-    """Hears the next of its transcripts at the end of each utterance."""
+    """Hears the next of its transcripts at the end of each utterance.
 
-    def __init__(self, *transcripts: str):
+    With `partial`, feed() says it has heard that much from the start of each utterance. A test sets
+    `ended_by` to play the provider's own endpointing ending the utterance.
+    """
+
+    def __init__(self, *transcripts: str, partial: str | None = None):
         self.transcripts = list(transcripts)
+        self.partial = partial
+        self.ended_by: str | None = None
         self.steps: list[str] = []  # begin, finish, close
         self.fed_bytes = 0
         self.expectations: list[str] = []
@@ -38,10 +44,14 @@ class ScriptedSTT(SpeechToText):
 
     async def begin(self) -> None:
         self.steps.append("begin")
+        self.ended_by = None
 
     async def feed(self, pcm: bytes) -> str | None:
         self.fed_bytes += len(pcm)
-        return None
+        return self.partial
+
+    def turn_ended(self) -> str | None:
+        return self.ended_by
 
     async def finish(self) -> Transcript:
         self.steps.append("finish")
@@ -67,8 +77,9 @@ class ScriptedConversation:
     While `hold` is cleared, a reply waits before its first output: an engine still thinking.
     """
 
-    def __init__(self, script: Callable[[Event], list[Output]]):
+    def __init__(self, script: Callable[[Event], list[Output]], *, expecting: str = "free"):
         self.script = script
+        self.expecting = expecting
         self.hold = asyncio.Event()
         self.hold.set()
         self.events: list[Event] = []
@@ -86,7 +97,7 @@ class ScriptedConversation:
         self.agent_turns.append((text, latency, interrupted))
 
     def listening_for(self) -> str:
-        return "free"
+        return self.expecting
 
     async def finish(self) -> None:
         self.finished = True

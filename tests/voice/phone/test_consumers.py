@@ -125,7 +125,7 @@ async def test_a_whole_call_greets_answers_hangs_up_and_is_recorded(call, twilio
     assert [s for s, _, _ in turns] == ["agent", "caller", "agent"]
     assert "bye" in turns[1][1]  # recognised offline from the synthesized speech
     assert turns[2][1] == "Thank you for calling Bright Smile Dental. Goodbye!"
-    assert set(turns[2][2]) == {"end_of_turn_wait_ms", "final_transcript_ms", "engine_first_sentence_ms", "first_audio_ms", "first_frame_sent_ms"}
+    assert set(turns[2][2]) == {"end_of_turn_wait_ms", "turn_ended_by", "final_transcript_ms", "engine_first_sentence_ms", "first_audio_ms", "first_frame_sent_ms"}
     assert turns[2][2]["end_of_turn_wait_ms"] == 500
 
 
@@ -368,7 +368,12 @@ async def test_with_deepgram_and_elevenlabs_a_caller_books_by_phone(call, twilio
     ])()
     assert ("Maria Garcia", "cleaning", "2026-12-01T15:00:00+00:00") in booked
     assert record.outcome == "booked" and record.fallbacks == []
-    assert [c.controls.count("Finalize") for c in recogniser.connections] == [len(lines)]  # one connection, a turn each
+    # One connection. Each turn ends at the first of the silence and Deepgram's endpointing; only the silence's
+    # need a Finalize.
+    ended_by = await database_sync_to_async(lambda: [
+        turn.latency["turn_ended_by"] for turn in Turn.objects.filter(call=record, speaker="agent") if turn.latency])()
+    assert len(ended_by) == len(lines) and set(ended_by) <= {"silence", "speech_final"}
+    assert [c.controls.count("Finalize") for c in recogniser.connections] == [ended_by.count("silence")]
     agent = [text for speaker, text in turns if speaker == "agent"]
     spoken = [request.body["text"] for request in voice.requests]
     assert len(spoken) >= len(agent) and all(any(sentence in text for text in agent) for sentence in spoken)

@@ -10,5 +10,5 @@ def test_a_replys_firsts_are_kept_once_and_measured_from_the_end_of_the_callers_
         timing.engine_answered(seconds)
         timing.audio_synthesized(seconds / 20)
         timing.frame_sent(10.0 + seconds + 0.1)
-    assert timing.as_dict() == {"end_of_turn_wait_ms": 500, "final_transcript_ms": 50.0, "engine_first_sentence_ms": 200.0,
+    assert timing.as_dict() == {"end_of_turn_wait_ms": 500, "turn_ended_by": "silence", "final_transcript_ms": 50.0, "engine_first_sentence_ms": 200.0,
                                 "first_audio_ms": 10.0, "first_frame_sent_ms": 300.0}

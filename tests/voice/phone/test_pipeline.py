@@ -25,13 +25,15 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 class Line:
     """A PhoneCall with fakes all around it."""
 
-    def __init__(self, script: Callable[[Event], list[Output]], *transcripts: str, idle_seconds: float = 60.0):
+    def __init__(self, script: Callable[[Event], list[Output]], *transcripts: str, idle_seconds: float = 60.0,
+                 expecting: str = "free", partial: str | None = None):
         self.sent: list = []
-        self.conversation = ScriptedConversation(script)
-        self.stt = ScriptedSTT(*transcripts)
+        self.conversation = ScriptedConversation(script, expecting=expecting)
+        self.stt = ScriptedSTT(*transcripts, partial=partial)
         self.telephony = RecordingTelephony()
         self.call = PhoneCall(conversation=self.conversation, stt=self.stt, tts=ToneTTS(), vad=LoudnessVAD(),
-                              send=self._send, telephony=self.telephony, idle_seconds=idle_seconds)
+                              send=self._send, telephony=self.telephony, idle_seconds=idle_seconds,
+                              answer_ms=250, mid_sentence_ms=1000)
 
     async def _send(self, frame) -> None:
         self.sent.append(frame)
@@ -50,9 +52,12 @@ class Line:
         for name in self.marks():
             await self.call.mark(name)
 
-    async def caller_says(self, frames: int = 30) -> None:
-        for frame in [LOUD] * frames + [QUIET] * 30:  # 600 ms of silence: past the end of the turn
+    async def caller_says(self, frames: int = 30, *, then_quiet: int = 30) -> None:
+        for frame in [LOUD] * frames + [QUIET] * then_quiet:  # 600 ms of silence: past the usual end of a turn
             await self.call.audio(frame)
+
+    def turn_ended(self) -> bool:
+        return "finish" in self.stt.steps
 
 
 @pytest.fixture
@@ -93,9 +98,71 @@ async def test_the_callers_turn_reaches_the_conversation_and_its_answer_has_a_la
     assert phone.stt.steps == ["begin", "finish"]
     text, latency, interrupted = phone.conversation.agent_turns[0]
     assert (text, interrupted) == ("Sure.", False)
-    assert set(latency) == {"end_of_turn_wait_ms", "final_transcript_ms", "engine_first_sentence_ms",
+    assert set(latency) == {"end_of_turn_wait_ms", "turn_ended_by", "final_transcript_ms", "engine_first_sentence_ms",
                             "first_audio_ms", "first_frame_sent_ms"}
     assert latency["end_of_turn_wait_ms"] == 500 and None not in latency.values()
+    assert latency["turn_ended_by"] == "silence"
+
+
+async def test_a_whole_answer_ends_the_turn_after_a_shorter_silence(line):
+    phone = line(replies(CallerText=[SURE]), "yes", expecting="yes_no", partial="yes")
+    await phone.start()
+    await phone.caller_says(then_quiet=13)  # 260 ms
+    assert phone.turn_ended()
+    await phone.hear(1)
+    assert phone.conversation.agent_turns[0][1]["end_of_turn_wait_ms"] == 260
+
+
+async def test_the_usual_silence_ends_a_turn_whose_words_answer_nothing_yet(line):
+    phone = line(replies(CallerText=[SURE]), "I'd like to book a cleaning", partial="I'd like to book a cleaning")
+    await phone.start()
+    await phone.caller_says(then_quiet=20)
+    assert not phone.turn_ended()
+    await phone.caller_says(0, then_quiet=6)
+    assert phone.turn_ended()
+
+
+async def test_a_caller_who_stops_mid_sentence_is_waited_for_and_heard_as_one_turn(line):
+    phone = line(replies(CallerText=[SURE]), "on tuesday um in the afternoon", partial="on tuesday um")
+    await phone.start()
+    await phone.caller_says(then_quiet=40)  # an 800 ms "um" pause
+    assert not phone.turn_ended()
+    phone.stt.partial = "on tuesday um in the afternoon"
+    await phone.caller_says(then_quiet=30)
+    await phone.hear(1)
+    assert phone.stt.steps == ["begin", "finish"]
+    assert phone.conversation.events[-1] == CallerText("on tuesday um in the afternoon")
+
+
+async def test_the_recognisers_endpointing_ends_a_turn_before_the_silence_does_and_says_so(line):
+    phone = line(replies(CallerText=[SURE]), "what time do you open", partial="what time do you open")
+    await phone.start()
+    await phone.caller_says(then_quiet=5)
+    phone.stt.ended_by = "speech_final"
+    await phone.caller_says(0, then_quiet=1)
+    assert phone.turn_ended()
+    await phone.hear(1)
+    latency = phone.conversation.agent_turns[0][1]
+    assert (latency["turn_ended_by"], latency["end_of_turn_wait_ms"]) == ("speech_final", 120)
+
+
+async def test_the_recognisers_endpointing_does_not_end_half_a_sentence(line):
+    phone = line(replies(CallerText=[SURE]), "on tuesday and", partial="on tuesday and")
+    await phone.start()
+    await phone.caller_says(then_quiet=5)
+    phone.stt.ended_by = "speech_final"
+    await phone.caller_says(0, then_quiet=30)
+    assert not phone.turn_ended()
+
+
+async def test_what_still_sounds_like_speech_after_the_recognisers_endpointing_starts_no_new_turn(line):
+    phone = line(replies(CallerText=[SURE]), "what time do you open")
+    await phone.start()
+    await phone.caller_says(then_quiet=0)
+    phone.stt.ended_by = "speech_final"
+    await phone.caller_says(3, then_quiet=30)  # a breath the recogniser took for silence
+    await phone.hear(1)
+    assert phone.stt.steps == ["begin", "finish"]
 
 
 async def test_the_caller_speaking_over_the_agent_clears_and_only_what_was_heard_is_kept(line):

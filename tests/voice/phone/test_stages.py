@@ -123,6 +123,22 @@ def test_a_turn_that_starts_with_the_call_ends_only_after_a_whole_window_of_sile
     assert [type(out) for out, _ in seen if not isinstance(out, Audio)] == [Interrupt, EndOfTurn]
 
 
+def test_turn_detector_ends_a_turn_after_the_window_the_words_so_far_ask_for():
+    detector = TurnDetector(LoudnessVAD(), end_of_turn_ms=500, longest_ms=1000)
+
+    def turn_edges(audio: list[bytes]) -> list[type]:
+        return [type(out) for out, _ in detect(detector, audio) if not isinstance(out, Audio)]
+
+    assert turn_edges([LOUD] * 10) == [Interrupt]
+    detector.window_ms = 1000  # "on Tuesday, um,"
+    assert turn_edges([QUIET] * 40 + [LOUD] * 10) == []  # an 800 ms pause: the same turn
+    detector.window_ms = 250  # "... in the afternoon, yes"
+    assert turn_edges([QUIET] * 12) == []
+    [end] = [out for out, _ in detect(detector, [QUIET]) if isinstance(out, EndOfTurn)]
+    assert end.waited_ms == 260
+    assert turn_edges([LOUD] * 10 + [QUIET] * 25) == [Interrupt, EndOfTurn]  # the next turn: the usual 500 ms
+
+
 def test_turn_detector_refuses_a_window_too_short_to_find_turns_in():
     with pytest.raises(ValueError):
         TurnDetector(LoudnessVAD(), end_of_turn_ms=60)

@@ -55,8 +55,12 @@ class SpeechToText:
         """A new utterance starts (speech was detected)."""
 
     async def feed(self, audio: bytes) -> str | None:
-        """Recognise a piece of the utterance; returns the partial transcript when it changed."""
+        """Recognise a piece of the utterance; returns what was heard of it so far when that changed."""
         raise NotImplementedError
+
+    def turn_ended(self) -> str | None:
+        """How the provider's own endpointing ended the utterance ("speech_final", ...), or None while it has not."""
+        return None
 
     async def finish(self) -> Transcript:
         """The utterance ended: the final transcript."""
@@ -125,6 +129,9 @@ class FallbackSTT(SpeechToText):
         except Exception as error:
             await self._switch(error)
             return None
+
+    def turn_ended(self) -> str | None:
+        return self.current.turn_ended()
 
     async def finish(self) -> Transcript:
         try:

@@ -2,10 +2,12 @@
 
 One connection a call, opened as the call starts (while the greeting plays) and kept: the phone's 8 kHz mu-law goes in as it came
 (encoding=mulaw, sample_rate=8000, no transcoding), with interim results and the practice's own words as
-keyterms. The project's turn detector decides when the caller has finished; then `Finalize` makes Deepgram
-give the turn's last words at once. While the agent speaks no audio is sent, so a KeepAlive goes every few
-seconds (Deepgram closes a silent connection after ten); `CloseStream` at hang-up. Any failure raises: the
-fallback recogniser (STT_FALLBACK_PROVIDER) takes the call over.
+keyterms. A turn ends at the first of the project's turn detector and Deepgram's own endpointing
+(`speech_final`, or `UtteranceEnd` where noise keeps its endpointer from firing): `turn_ended()` says when
+Deepgram has ended it, and its words are then already final. A turn the detector ends first is closed with
+`Finalize`, which makes Deepgram give its last words at once. While the agent speaks no audio is sent, so a
+KeepAlive goes every few seconds (Deepgram closes a silent connection after ten); `CloseStream` at hang-up.
+Any failure raises: the fallback recogniser (STT_FALLBACK_PROVIDER) takes the call over.
 """
 
 import asyncio
@@ -46,6 +48,7 @@ class DeepgramSTT(SpeechToText):
         self._finals: list[str] = []
         self._partial = ""
         self._reported = ""  # the partial transcript feed() last returned
+        self._ended_by: str | None = None  # "speech_final" or "utterance_end": Deepgram ended the turn
         self._finalized = asyncio.Event()
         self._failure: BaseException | None = None
         self._last_sent = time.monotonic()
@@ -62,7 +65,10 @@ class DeepgramSTT(SpeechToText):
     async def _listen(self) -> None:
         try:
             async for message in self._socket:
-                if getattr(message, "type", None) != "Results":
+                kind = getattr(message, "type", None)
+                if kind == "UtteranceEnd" and self._finals and self._ended_by is None:
+                    self._ended_by = "utterance_end"
+                if kind != "Results":
                     continue
                 text = message.channel.alternatives[0].transcript if message.channel.alternatives else ""
                 if message.is_final:
@@ -71,6 +77,8 @@ class DeepgramSTT(SpeechToText):
                     self._partial = ""
                 else:
                     self._partial = text
+                if message.speech_final and self._finals and self._ended_by is None:
+                    self._ended_by = "speech_final"
                 if message.from_finalize:
                     self._finalized.set()
             self._failure = DeepgramClosed("Deepgram closed the connection")
@@ -100,19 +108,28 @@ class DeepgramSTT(SpeechToText):
         self._check()
         self._finals.clear()
         self._partial = self._reported = ""
+        self._ended_by = None
         self._finalized.clear()
 
     async def feed(self, audio: bytes) -> str | None:
         self._check()
         await self._socket.send_media(audio)
         self._last_sent = time.monotonic()
-        if self._partial == self._reported:
+        heard = " ".join([*self._finals, self._partial]).strip()
+        if heard == self._reported:
             return None
-        self._reported = self._partial
-        return self._partial
+        self._reported = heard
+        return heard
+
+    def turn_ended(self) -> str | None:
+        return self._ended_by
 
     async def finish(self) -> Transcript:
         self._check()
+        if self._ended_by is not None:
+            # Its words are final already. A Finalize now would be answered during the next turn, and its
+            # `from_finalize` taken for that turn's.
+            return Transcript(" ".join(self._finals))
         await self._socket.send_finalize()
         self._last_sent = time.monotonic()
         try:

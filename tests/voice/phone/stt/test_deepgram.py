@@ -52,6 +52,35 @@ def test_turns_are_recognised_on_one_connection_with_the_phones_own_audio_and_th
     assert connection.controls == ["Finalize", "Finalize", "CloseStream"]
 
 
+async def _until_ended(stt: DeepgramSTT, audio: bytes) -> str | None:
+    """Feeds a turn frame by frame until Deepgram's endpointing ends it; how it ended."""
+    await stt.begin()
+    for frame in frames(audio):
+        await stt.feed(frame)
+        await asyncio.sleep(FRAME_MS / 1000)
+        if stt.turn_ended():
+            break
+    return stt.turn_ended()
+
+
+@pytest.mark.parametrize(("speech_final", "ended_by"), [(True, "speech_final"), (False, "utterance_end")])
+def test_deepgrams_endpointing_ends_a_turn_whose_words_are_then_final_without_a_finalize(fake, speech_final, ended_by):
+    fake.script("Yes, please.")
+    fake.speech_final = speech_final
+
+    async def call():
+        stt = DeepgramSTT(vocabulary=VOCABULARY)
+        ended = await _until_ended(stt, synthesize_ulaw("Yes, please.") + silence_ulaw(2000))
+        heard = await stt.finish()
+        await stt.close()
+        return ended, heard
+
+    assert asyncio.run(call()) == (ended_by, Transcript("Yes, please."))
+    [connection] = fake.connections
+    assert connection.query["endpointing"] == "500" and connection.query["utterance_end_ms"] == "1000"
+    assert connection.controls == ["CloseStream"]
+
+
 def test_a_silent_connection_is_kept_alive_while_the_agent_speaks(fake, monkeypatch):
     from voice.phone.stt import deepgram
 
