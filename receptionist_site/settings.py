@@ -250,6 +250,11 @@ ELEVENLABS_VOICE_ID = env.str("ELEVENLABS_VOICE_ID", default="")
 ELEVENLABS_MODEL = env.str("ELEVENLABS_MODEL", default="eleven_flash_v2_5")  # their lowest-latency model
 ELEVENLABS_BASE_URL = env.str("ELEVENLABS_BASE_URL", default="")
 ELEVENLABS_TIMEOUT_SECONDS = env.float("ELEVENLABS_TIMEOUT_SECONDS", default=5.0)
+# Speaking rate, 0.7 to 1.2 (ElevenLabs' voice_settings.speed); unset: the voice's own. A practice may set its own.
+ELEVENLABS_SPEED = env.float("ELEVENLABS_SPEED", default=None)
+# "http" (the SDK's streaming endpoint) or "websocket" (stream-input, one socket a sentence): HTTP's first audio
+# comes a round trip or three sooner (`python -m benchmarks.tts_cloud`).
+ELEVENLABS_TRANSPORT = env.str("ELEVENLABS_TRANSPORT", default="http")
 
 # Dotted paths, swapped like Django's session engines.
 STT_PROVIDER = env.str(

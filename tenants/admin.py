@@ -227,6 +227,11 @@ class ClosureInline(TenantScopedMixin, admin.TabularInline):
     extra = 0
 
 
+VOICE_FIELDS = ["voice_id", "voice_model", "voice_speed"]
+VOICE_HELP = ("The cloud voice (ElevenLabs) callers hear when the server uses it; blank fields keep the server's "
+              "defaults. The offline voices have a voice of their own and ignore these.")
+
+
 @admin.register(Tenant)
 class TenantAdmin(TenantScopedAdmin):
     list_display = ["name", "slug", "timezone", "is_active"]
@@ -235,6 +240,11 @@ class TenantAdmin(TenantScopedAdmin):
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj is not None else {"slug": ["name"]}
+
+    def get_fieldsets(self, request, obj=None):
+        # The voice fields together, below the rest, with what blank means; every other field as Django lists it.
+        others = [name for name in self.get_fields(request, obj) if name not in VOICE_FIELDS]
+        return [(None, {"fields": others}), ("Voice", {"fields": VOICE_FIELDS, "description": VOICE_HELP})]
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

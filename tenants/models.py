@@ -1,11 +1,14 @@
 import zoneinfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
 from tenants.spoken import WEEKDAY_NAMES
+from tenants.voice import SPEED_MAX, SPEED_MIN, PracticeVoice
 
 
 def validate_timezone(value: str) -> None:
@@ -22,6 +25,12 @@ def validate_e164(value: str) -> None:
         raise ValidationError(str(exc)) from None
     if normalised != value:
         raise ValidationError(f"Write the number in E.164 form: {normalised}.")
+
+
+def validate_voice_speed(value: Decimal) -> None:
+    if not SPEED_MIN <= value <= SPEED_MAX:
+        raise ValidationError(f"The speaking rate must be between {SPEED_MIN} (slower) and {SPEED_MAX} (faster); "
+                              f"1.0 is the voice's normal pace, and blank keeps the server's setting.")
 
 
 class Tenant(models.Model):
@@ -50,6 +59,21 @@ class Tenant(models.Model):
         default=60, help_text="How soon before it starts a slot can still be booked (emergencies are exempt)."
     )
     booking_horizon_days = models.PositiveIntegerField(default=90, help_text="How far ahead callers can book.")
+    # The cloud voice (ElevenLabs); blank keeps the server's ELEVENLABS_* setting. The offline voices have one voice.
+    voice_id = models.CharField(
+        "ElevenLabs voice ID", max_length=64, blank=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9]+$", "An ElevenLabs voice ID is letters and digits only.")],
+        help_text="The voice callers hear, from ElevenLabs' voice library. Blank: the server's default voice.",
+    )
+    voice_model = models.CharField(
+        "ElevenLabs model", max_length=64, blank=True,
+        validators=[RegexValidator(r"^[a-z0-9_]+$", "An ElevenLabs model ID is like eleven_flash_v2_5.")],
+        help_text="Blank: the server's default (eleven_flash_v2_5, their fastest).",
+    )
+    voice_speed = models.DecimalField(
+        "speaking rate", max_digits=3, decimal_places=2, null=True, blank=True, validators=[validate_voice_speed],
+        help_text="From 0.7 (slower) to 1.2 (faster); 1.0 is the voice's normal pace. Blank: the server's default.",
+    )
     retention_call_audio_days = models.PositiveIntegerField(default=30)
     retention_transcript_days = models.PositiveIntegerField(default=365)
     retention_inactive_patient_days = models.PositiveIntegerField(default=2555)
@@ -62,6 +86,10 @@ class Tenant(models.Model):
                 condition=Q(slot_step_minutes__gte=5) & Q(slot_step_minutes__lte=240),
                 name="tenant_slot_step_between_5_and_240",
             ),
+            models.CheckConstraint(
+                condition=Q(voice_speed__isnull=True) | (Q(voice_speed__gte=SPEED_MIN) & Q(voice_speed__lte=SPEED_MAX)),
+                name="tenant_voice_speed_between_0_7_and_1_2",
+            ),
         ]
 
     def __str__(self):
@@ -70,6 +98,11 @@ class Tenant(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def voice(self) -> PracticeVoice:
+        speed = float(self.voice_speed) if self.voice_speed is not None else None
+        return PracticeVoice(voice_id=self.voice_id, model=self.voice_model, speed=speed)
 
 
 class TenantQuerySet(models.QuerySet):

@@ -1,8 +1,12 @@
-"""Start-up checks: a configured provider that cannot be loaded stops the server, not every call."""
+"""Start-up checks: a configured provider that cannot be loaded, or a cloud setting its API would refuse, stops
+the server, not every call."""
 
 from django.conf import settings
 from django.core.checks import Error, register
 from django.utils.module_loading import import_string
+
+from tenants.voice import SPEED_MAX, SPEED_MIN
+from voice.phone.tts.elevenlabs import TRANSPORTS
 
 # setting -> (dotted path of the base class, the key that picks the cloud provider by default, if any)
 PROVIDER_SETTINGS = {
@@ -32,4 +36,20 @@ def providers_load(app_configs, **kwargs) -> list[Error]:
         base = import_string(base_path)
         if not (isinstance(provider, type) and issubclass(provider, base)):
             errors.append(Error(f"{setting} is {path!r}, which is not a {base.__name__}.", hint=hint, id="voice.E002"))
+    return errors
+
+
+@register("providers")
+def elevenlabs_settings(app_configs, **kwargs) -> list[Error]:
+    # ElevenLabs would refuse every sentence at a speed out of range, moving every call to the fallback voice;
+    # an unknown transport would quietly be HTTP.
+    errors = []
+    if settings.ELEVENLABS_TRANSPORT not in TRANSPORTS:
+        errors.append(Error(f"ELEVENLABS_TRANSPORT is {settings.ELEVENLABS_TRANSPORT!r}.",
+                            hint=f"Set it to one of {', '.join(TRANSPORTS)}.", id="voice.E003"))
+    speed = settings.ELEVENLABS_SPEED
+    if speed is not None and not SPEED_MIN <= speed <= SPEED_MAX:
+        errors.append(Error(f"ELEVENLABS_SPEED is {speed}, which ElevenLabs refuses.",
+                            hint=f"Set it between {SPEED_MIN} (slower) and {SPEED_MAX} (faster), or unset it "
+                                 "for the voice's own pace.", id="voice.E004"))
     return errors

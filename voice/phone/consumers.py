@@ -25,6 +25,7 @@ from calls.models import Call
 from calls.services import CallAlreadyEnded, CallNotFound, StreamAlreadyAttached, call_fallback_record, call_stream_attach
 from calls.telephony import call_hang_up, call_transfer, stream_token_valid
 from tenants.models import Tenant
+from tenants.voice import PracticeVoice
 from voice.conversation.session import Conversation
 from voice.conversation.vocabulary import vocabulary_for
 from voice.frames import Audio, Interrupt, Mark, ToPhone
@@ -70,10 +71,10 @@ class TwilioTelephony(Telephony):
             logger.exception("could not transfer call %s", self.call_sid)
 
 
-def _attach_call(call_id: int, call_sid: str, stream_sid: str) -> tuple[Conversation, object]:
+def _attach_call(call_id: int, call_sid: str, stream_sid: str) -> tuple[Conversation, object, PracticeVoice]:
     call = call_stream_attach(call_id=call_id, call_sid=call_sid, stream_sid=stream_sid)
     conversation = Conversation.start(tenant=call.tenant, channel=Call.Channel.PHONE, call=call)
-    return conversation, _vocabulary(call.tenant, conversation)
+    return conversation, _vocabulary(call.tenant, conversation), call.tenant.voice
 
 
 def _vocabulary(tenant: Tenant, conversation: Conversation):
@@ -171,7 +172,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         self.start_deadline.cancel()
         try:
-            conversation, vocabulary = await database_sync_to_async(_attach_call)(self.call_id, call_sid, stream_sid)
+            conversation, vocabulary, voice = await database_sync_to_async(_attach_call)(self.call_id, call_sid, stream_sid)
         except CallNotFound:
             await self._end(CLOSE_UNKNOWN_CALL)
             return
@@ -187,7 +188,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.phone = PhoneCall(
             conversation=conversation,
             stt=stt,
-            tts=tts_build(on_switch=self._tts_switched),
+            tts=tts_build(voice=voice, on_switch=self._tts_switched),
             vad=vad_class()(),
             send=self.send_frame,
             telephony=TwilioTelephony(call_sid),

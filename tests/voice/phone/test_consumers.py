@@ -347,6 +347,8 @@ async def test_with_deepgram_and_elevenlabs_a_caller_books_by_phone(call, twilio
         settings.ELEVENLABS_BASE_URL = voice.base_url
         settings.STT_PROVIDER = "voice.phone.stt.deepgram.DeepgramSTT"
         settings.TTS_PROVIDER = "voice.phone.tts.elevenlabs.ElevenLabsTTS"
+        # The practice chose its own voice in the admin; the server's default is another.
+        await database_sync_to_async(Tenant.objects.filter(pk=call.tenant_id).update)(voice_id="practiceVoice1")
         recogniser.script(*lines)
         ended = twilio.expect(call.call_sid)
         c = await open_stream(call)
@@ -376,4 +378,5 @@ async def test_with_deepgram_and_elevenlabs_a_caller_books_by_phone(call, twilio
     assert [c.controls.count("Finalize") for c in recogniser.connections] == [ended_by.count("silence")]
     agent = [text for speaker, text in turns if speaker == "agent"]
     spoken = [request.body["text"] for request in voice.requests]
+    assert {request.voice_id for request in voice.requests} == {"practiceVoice1"}
     assert len(spoken) >= len(agent) and all(any(sentence in text for text in agent) for sentence in spoken)

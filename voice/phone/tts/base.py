@@ -6,16 +6,23 @@ cloud provider slots in behind the same call. Chosen by dotted path in TTS_PROVI
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Self
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from tenants.voice import PracticeVoice
 from voice.phone import metrics
 
 logger = logging.getLogger(__name__)
 
 
 class TextToSpeech:
+    @classmethod
+    def for_call(cls, *, voice: PracticeVoice) -> Self:
+        """The provider for one call; a provider with one voice of its own ignores the practice's choice."""
+        return cls()
+
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         """Yield raw mu-law 8 kHz mono audio (no header) as it is produced."""
         raise NotImplementedError
@@ -54,10 +61,11 @@ class FallbackTTS(TextToSpeech):
             yield chunk
 
 
-def tts_build(*, on_switch: Callable[[], None] = lambda: None) -> TextToSpeech:
-    """The configured provider for one call, with TTS_FALLBACK_PROVIDER behind it when that is another one."""
-    primary = tts_class()()
+def tts_build(*, voice: PracticeVoice = PracticeVoice(), on_switch: Callable[[], None] = lambda: None) -> TextToSpeech:
+    """The configured provider for one call, in the practice's voice where it has a choice, with
+    TTS_FALLBACK_PROVIDER behind it when that is another one."""
+    primary = tts_class().for_call(voice=voice)
     fallback_path = settings.TTS_FALLBACK_PROVIDER
     if not fallback_path or fallback_path == settings.TTS_PROVIDER:
         return primary
-    return FallbackTTS(primary, tts_class(fallback_path)(), on_switch=on_switch)
+    return FallbackTTS(primary, tts_class(fallback_path).for_call(voice=voice), on_switch=on_switch)

@@ -18,12 +18,13 @@ class Tagged(TextToSpeech):
         yield f"[{text}]".encode()
 
 
-@pytest.fixture
-def fake(settings):
+@pytest.fixture(params=["http", "websocket"])
+def fake(request, settings):
     with FakeElevenLabs() as api:
         settings.ELEVENLABS_API_KEY = "xi-test-key"
         settings.ELEVENLABS_VOICE_ID = "joe-voice"
         settings.ELEVENLABS_BASE_URL = api.base_url
+        settings.ELEVENLABS_TRANSPORT = request.param
         settings.TTS_PROVIDER = "voice.phone.tts.elevenlabs.ElevenLabsTTS"
         settings.TTS_FALLBACK_PROVIDER = "tests.voice.phone.tts.test_base.Tagged"
         yield api
