@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst bench-audio-scenarios bench-dob bench-tts venv talk
+.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst bench-audio-scenarios bench-dob bench-tts bench-tts-cloud bench-relay venv talk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -64,7 +64,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks print their figures; see benchmarks/README.md.
-bench: bench-availability bench-phone bench-stream-burst bench-dob bench-tts bench-audio-scenarios
+bench: bench-availability bench-phone bench-stream-burst bench-dob bench-tts bench-audio-scenarios bench-tts-cloud bench-relay
 
 bench-availability: $(VENV)/.runtime
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.availability
@@ -83,3 +83,9 @@ bench-dob: $(VENV)/.runtime
 
 bench-tts: $(VENV)/.runtime
 	$(PY) -m benchmarks.tts
+
+bench-tts-cloud: $(VENV)/.runtime
+	$(PY) -m benchmarks.tts_cloud
+
+bench-relay: $(VENV)/.runtime
+	$(PY) -m benchmarks.relay

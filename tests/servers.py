@@ -1,5 +1,8 @@
-"""Servers the tests start on 127.0.0.1: a free port, and daphne started, ready, and stopped again."""
+"""Servers the tests and benchmarks start on 127.0.0.1: a free port, and daphne or the Procfile's web role
+started, ready, and stopped again."""
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +23,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _until_healthy(server: subprocess.Popen, *, port: int, name: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.2)
+
+
 @contextmanager
 def daphne(env: dict, *, port: int) -> Iterator[subprocess.Popen]:
     """The ASGI app under daphne on `port` with `env`, once it answers /health."""
@@ -27,15 +42,28 @@ def daphne(env: dict, *, port: int) -> Iterator[subprocess.Popen]:
                "receptionist_site.asgi:application"]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "daphne did not start"
-                time.sleep(0.2)
+        _until_healthy(server, port=port, name="daphne")
         yield server
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def web_command(port: int) -> str:
+    """The Procfile's web line, on 127.0.0.1 only."""
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    return procfile["web"].replace("$PORT", str(port)).replace("0.0.0.0", "127.0.0.1")
+
+
+@contextmanager
+def web_role(env: dict, *, port: int, processes: int) -> Iterator[subprocess.Popen]:
+    """The Procfile's web role with WEB_CONCURRENCY=`processes`, once it answers /health; stopped with all its processes."""
+    env = {**env, "WEB_CONCURRENCY": str(processes), "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
+    server = subprocess.Popen(["bash", "-c", web_command(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _until_healthy(server, port=port, name=f"the web role ({web_command(port)})")
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the shell, uvicorn and its worker processes
+        server.wait(timeout=30)
