@@ -17,6 +17,7 @@ import time
 from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
 from django.conf import settings
 
+from voice.clients import client_shared
 from voice.phone.stt.base import SpeechToText, Transcript, Vocabulary
 
 KEEPALIVE_SECONDS = 4
@@ -38,9 +39,8 @@ class DeepgramSTT(SpeechToText):
     encoding = "mulaw"
     sample_rate = 8000
 
-    def __init__(self, *, vocabulary: Vocabulary, client: AsyncDeepgramClient | None = None):
+    def __init__(self, *, vocabulary: Vocabulary):
         self.keyterms = list(vocabulary.keyterms)
-        self.client = client or AsyncDeepgramClient(api_key=settings.DEEPGRAM_API_KEY, environment=_environment())
         self._connection: contextlib.AbstractAsyncContextManager | None = None
         self._opening: asyncio.Future | None = None
         self._socket = None
@@ -54,7 +54,8 @@ class DeepgramSTT(SpeechToText):
         self._last_sent = time.monotonic()
 
     async def _open(self) -> None:
-        self._connection = self.client.listen.v1.connect(
+        client = client_shared(AsyncDeepgramClient, api_key=settings.DEEPGRAM_API_KEY, environment=_environment())
+        self._connection = client.listen.v1.connect(
             model=settings.DEEPGRAM_MODEL, encoding="mulaw", sample_rate=8000, channels=1, interim_results="true",
             punctuate="true", smart_format="true", endpointing=settings.VOICE_END_OF_TURN_MS,
             utterance_end_ms=1000, keyterm=self.keyterms or None,

@@ -19,6 +19,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Self
 
+import httpx
 from django.conf import settings
 from elevenlabs import AsyncElevenLabs, VoiceSettings
 from elevenlabs.types import CloseConnection, InitializeConnection, RealtimeVoiceSettings, SendText
@@ -26,6 +27,7 @@ from elevenlabs.url_utils import build_ws_url
 from websockets.asyncio.client import connect
 
 from tenants.voice import PracticeVoice
+from voice.clients import client_shared
 from voice.phone.tts.base import TextToSpeech
 
 OUTPUT_FORMAT = "ulaw_8000"  # 8 kHz mu-law, as Twilio's media stream carries it
@@ -33,16 +35,20 @@ DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 TRANSPORTS = ("http", "websocket")
 
 
+def _http_client(*, api_key: str, base_url: str, timeout: float) -> AsyncElevenLabs:
+    # httpx's default pool holds 100 connections: a busy server has more calls speaking at once than that.
+    pool = httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200))
+    return AsyncElevenLabs(api_key=api_key, base_url=base_url, timeout=timeout, httpx_client=pool)
+
+
 class ElevenLabsStreamError(Exception):
     """The socket ended a sentence with an error of its own, or without all of its audio."""
 
 
 class ElevenLabsTTS(TextToSpeech):
-    def __init__(self, *, client: AsyncElevenLabs | None = None, voice: PracticeVoice = PracticeVoice()):
+    def __init__(self, *, voice: PracticeVoice = PracticeVoice()):
         self.base_url = settings.ELEVENLABS_BASE_URL or DEFAULT_BASE_URL
         self.timeout = settings.ELEVENLABS_TIMEOUT_SECONDS
-        self.client = client or AsyncElevenLabs(api_key=settings.ELEVENLABS_API_KEY, base_url=self.base_url,
-                                                timeout=self.timeout)
         self.voice_id = voice.voice_id or settings.ELEVENLABS_VOICE_ID
         self.model_id = voice.model or settings.ELEVENLABS_MODEL
         self.speed = voice.speed if voice.speed is not None else settings.ELEVENLABS_SPEED
@@ -60,7 +66,9 @@ class ElevenLabsTTS(TextToSpeech):
     async def _over_http(self, text: str) -> AsyncIterator[bytes]:
         # Only the speed is chosen here: the voice's other settings stay as its owner saved them.
         speed = {"voice_settings": VoiceSettings(speed=self.speed)} if self.speed is not None else {}
-        stream = self.client.text_to_speech.stream(
+        client = client_shared(_http_client, api_key=settings.ELEVENLABS_API_KEY, base_url=self.base_url,
+                               timeout=self.timeout)
+        stream = client.text_to_speech.stream(
             self.voice_id, text=text, model_id=self.model_id, output_format=OUTPUT_FORMAT, **speed,
             # No retries: a caller is waiting, and the fallback voice is faster than a second try.
             request_options={"max_retries": 0},

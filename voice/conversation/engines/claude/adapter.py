@@ -68,8 +68,9 @@ def cache_marked(*, system: str, messages: list[dict], tools: list[dict]) -> dic
 
 
 class Claude:
-    def __init__(self, *, client: anthropic.AsyncAnthropic, model: str, first_token_seconds: float, max_tokens: int):
-        self.client = client
+    def __init__(self, *, client: Callable[[], anthropic.AsyncAnthropic], model: str, first_token_seconds: float,
+                 max_tokens: int):
+        self.client = client  # asked for when needed: the process's client for the running loop
         self.model = model
         self.first_token_seconds = first_token_seconds
         self.max_tokens = max_tokens
@@ -115,7 +116,7 @@ class Claude:
         is unavailable.
         """
         pending = asyncio.ensure_future(
-            self.client.messages.create(model=self.model, max_tokens=self.max_tokens, stream=True,
+            self.client().messages.create(model=self.model, max_tokens=self.max_tokens, stream=True,
                                         **cache_marked(system=system, messages=messages, tools=tools))
         )
         stream = events = None
@@ -188,7 +189,7 @@ class Claude:
         """One short non-streamed answer; "" when Claude fails or is slow."""
         try:
             reply = await asyncio.wait_for(
-                self.client.messages.create(model=self.model, max_tokens=150, system=instructions,
+                self.client().messages.create(model=self.model, max_tokens=150, system=instructions,
                                             messages=[{"role": "user", "content": transcript}]),
                 timeout=timeout,
             )

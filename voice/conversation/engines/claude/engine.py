@@ -7,12 +7,14 @@ need no model. When Claude is unavailable this engine says so
 (see engines.base.engine_build).
 """
 
+import functools
 import json
 from collections.abc import AsyncIterator
 
 import anthropic
 from django.conf import settings
 
+from voice.clients import client_shared
 from voice.conversation.engines.base import ConversationEngine, EngineUnavailable, greeting_sentences
 from voice.conversation.engines.claude.adapter import Claude, ClaudeUnavailable, Filler, GaveUp, Sentence, TurnOver, keep_heard
 from voice.conversation.engines.claude.prompt import system_prompt
@@ -29,11 +31,12 @@ ENDS_THE_TURN = {"transfer_to_human", "end_call"}
 class ClaudeEngine(ConversationEngine):
     name = "claude"
 
-    def __init__(self, *, tools, state: dict | None = None, client: anthropic.AsyncAnthropic | None = None):
+    def __init__(self, *, tools, state: dict | None = None):
         super().__init__(tools=tools, state=state)
         self.messages: list[dict] = (state or {}).get("messages", [])
         self.claude = Claude(
-            client=client or anthropic.AsyncAnthropic(
+            client=functools.partial(
+                client_shared, anthropic.AsyncAnthropic,
                 api_key=settings.ANTHROPIC_API_KEY or "missing",
                 base_url=settings.ANTHROPIC_BASE_URL or None,
                 max_retries=0,  # a caller is waiting: the fallback is faster than a retry
