@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,21 @@ def test_a_call_completes_through_two_uvicorn_worker_processes_on_one_port(serve
              "--twilio-port", str(twilio_port), *(arg for line in LINES for arg in ("--say", line))],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
         )
+        # Whichever process answers /metrics counts every process's frames (PROMETHEUS_MULTIPROC_DIR).
+        frames_in = {_metric(port, "receptionist_frames_in_total") for _ in range(8)}
     assert len(workers) == 2, workers
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "[call ended: agent hung up]" in result.stdout, result.stdout
     assert "2 turns answered, 0 unanswered" in result.stdout, result.stdout
     call = Call.objects.get(channel="phone")
     assert call.ended_at is not None and call.stream_sid and call.turns.filter(speaker="agent").count() >= 3
+    [frames] = frames_in
+    assert frames > 50 * 2  # two lines of speech, fifty frames a second
+
+
+def _metric(port: int, name: str) -> float:
+    page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return sum(float(line.split()[-1]) for line in page.splitlines() if line.startswith(name + " "))
 
 
 def test_a_call_whose_stream_reaches_another_process_than_its_webhook_is_answered(server_env, monkeypatch):

@@ -6,7 +6,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from voice.frames import EndOfTurn
 
-ACTIVE_CALLS = Gauge("receptionist_active_calls", "Phone calls in progress")
+# Summed over the web role's live processes when they share PROMETHEUS_MULTIPROC_DIR (the Procfile's).
+ACTIVE_CALLS = Gauge("receptionist_active_calls", "Phone calls in progress", multiprocess_mode="livesum")
 TURN_LATENCY = Histogram(
     "receptionist_turn_latency_seconds",
     "From the end of the caller's turn being decided to the first reply frame sent",
