@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst bench-audio-scenarios bench-dob bench-tts bench-tts-cloud bench-relay venv talk
+.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst bench-audio-scenarios bench-dob bench-tts bench-tts-cloud bench-relay bench-end-of-turn venv talk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -64,7 +64,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks print their figures; see benchmarks/README.md.
-bench: bench-availability bench-phone bench-stream-burst bench-dob bench-tts bench-audio-scenarios bench-tts-cloud bench-relay
+bench: bench-availability bench-phone bench-stream-burst bench-dob bench-tts bench-audio-scenarios bench-tts-cloud bench-end-of-turn bench-relay
 
 bench-availability: $(VENV)/.runtime
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.availability
@@ -86,6 +86,9 @@ bench-tts: $(VENV)/.runtime
 
 bench-tts-cloud: $(VENV)/.runtime
 	$(PY) -m benchmarks.tts_cloud
+
+bench-end-of-turn: $(VENV)/.runtime
+	$(PY) -m benchmarks.end_of_turn
 
 bench-relay: $(VENV)/.runtime
 	$(PY) -m benchmarks.relay

@@ -30,7 +30,8 @@ _CARRY_ON = {
 # The start of a year still being said ("nineteen ... eighty"), or of a clock time ("half past ...").
 _UNSAID_REST = {"nineteen", "twenty", "thousand", "hundred", "past", "quarter", "half"}
 _YES_NO_WORDS = 4  # "yes", "no thank you", "yes that's right": more words are more than an answer
-_CLOCK = re.compile(r"\b(?:a\.?\s?m\.?|p\.?\s?m\.?|o'?\s?clock|noon|midday)(?=\W*$)", re.I)
+# A clock time said, anywhere: "ten a m", "nine thirty a m works".
+_CLOCK = re.compile(r"\b(?:a\.?\s?m\.?|p\.?\s?m\.?|o'?\s?clock|noon|midday)\b", re.I)
 _PICK = re.compile(r"\b(?:first|second|third|last|earlier|later|earliest|latest)(?:\s+one)?\W*$", re.I)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _MONTH_OR_DATE = re.compile(

@@ -19,6 +19,7 @@ TODAY = dt.date(2026, 11, 30)
     ("March 3rd, 1988.", "dob"),
     ("nine a m", "date_time"),
     ("10 AM.", "date_time"),
+    ("nine thirty a m works", "date_time"),
     ("the first one", "date_time"),
     ("that works", "date_time"),
 ])
@@ -33,6 +34,7 @@ def test_a_whole_answer_to_the_question_asked(text, expecting):
     ("Yes,", "yes_no"),  # a recogniser's comma: more is coming
     ("my date of birth is", "dob"),
     ("can I come in on", "date_time"),
+    ("ten a m or maybe", "date_time"),
 ])
 def test_words_that_stop_mid_sentence(text, expecting):
     assert heard_so_far(text, expecting=expecting, today=TODAY) is SoFar.UNFINISHED
