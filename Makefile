@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst bench-audio-scenarios bench-dob bench-tts bench-tts-cloud bench-relay bench-end-of-turn venv talk
+.PHONY: demo test services bench bench-availability bench-phone bench-stream-burst bench-audio-scenarios bench-audio-scenarios-cloud bench-dob bench-tts bench-tts-cloud bench-relay bench-end-of-turn venv talk
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -64,7 +64,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Benchmarks print their figures; see benchmarks/README.md.
-bench: bench-availability bench-phone bench-stream-burst bench-dob bench-tts bench-audio-scenarios bench-tts-cloud bench-end-of-turn bench-relay
+bench: bench-availability bench-phone bench-stream-burst bench-dob bench-tts bench-audio-scenarios bench-audio-scenarios-cloud bench-tts-cloud bench-end-of-turn bench-relay
 
 bench-availability: $(VENV)/.runtime
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m benchmarks.availability
@@ -77,6 +77,9 @@ bench-stream-burst: $(VENV)/.runtime
 
 bench-audio-scenarios: $(VENV)/.runtime
 	$(PY) -m benchmarks.audio_scenarios
+
+bench-audio-scenarios-cloud: $(VENV)/.runtime
+	$(PY) -m benchmarks.audio_scenarios --cloud
 
 bench-dob: $(VENV)/.runtime
 	$(PY) -m benchmarks.dob_recognition

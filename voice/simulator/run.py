@@ -45,11 +45,13 @@ def place_calls(*, endpoint: Endpoint, callers: list[str], script: list[str], ac
 
 
 def place_scenario_call(*, endpoint: Endpoint, scenario: dict, defaults: list, account_sid: str, twilio_port: int,
-                        write: Callable[[str], None], voice: Voice = espeak) -> ScenarioRun:
+                        write: Callable[[str], None], voice: Voice = espeak,
+                        before_line: Callable[[str], None] | None = None) -> ScenarioRun:
     """Plays the scenario's caller through the media stream, writing each turn as it happens, and judges the call.
 
     The server must run on the scenario's clock (FROZEN_NOW, see
-    scenarios.scenario_clock) with freshly seeded demo data.
+    scenarios.scenario_clock) with freshly seeded demo data. `before_line` is told each caller line before it is
+    spoken (see ScenarioLines).
     """
     written: list[str] = []
 
@@ -57,7 +59,7 @@ def place_scenario_call(*, endpoint: Endpoint, scenario: dict, defaults: list, a
         written.append(line)
         write(line)
 
-    lines = ScenarioLines(scenario, defaults, keep)
+    lines = ScenarioLines(scenario, defaults, keep, before_line)
     with _fake_twilio(twilio_port) as api:
         caller = SimulatedCaller(endpoint=endpoint, caller=scenario["caller_id"], lines=lines, api=api,
                                  account_sid=account_sid, voice=voice)

@@ -19,10 +19,15 @@ TURN_SAVED_SECONDS = 2  # the agent's turn is saved as its last mark comes back;
 
 
 class ScenarioLines:
-    """The scenario's caller: the opening after the greeting, then a reply to what the agent said since."""
+    """The scenario's caller: the opening after the greeting, then a reply to what the agent said since.
 
-    def __init__(self, scenario: dict, defaults: list, write: Callable[[str], None]):
-        self.scenario, self.defaults, self.write = scenario, defaults, write
+    `before_line` is told each line as it is chosen, before it is synthesized and spoken: a fake recogniser that
+    cannot hear (tests/fakes/deepgram_api.py) is scripted with it.
+    """
+
+    def __init__(self, scenario: dict, defaults: list, write: Callable[[str], None],
+                 before_line: Callable[[str], None] | None = None):
+        self.scenario, self.defaults, self.write, self.before_line = scenario, defaults, write, before_line
         self.said: list[str] = []
         self.seen_index = 0  # the last turn of the server's record already answered
 
@@ -38,6 +43,8 @@ class ScenarioLines:
             line = self.said[-1]
         self.said.append(line)
         self.write(f"  CALLER (says): {line}")
+        if self.before_line is not None:
+            self.before_line(line)
         return line
 
     async def _agent_since(self, call_sid: str) -> list[str]:

@@ -1,5 +1,6 @@
 """Caller scenarios: the judge, the scenario caller's choice of lines, simulate_call --scenario, and a few public
-scenarios played through the audio loop under daphne with the Piper voice."""
+scenarios played through the audio loop under daphne with the Piper voice: with the offline providers, and one
+with the Deepgram and ElevenLabs fakes."""
 
 import datetime as dt
 import io
@@ -7,7 +8,10 @@ import json
 import os
 import sys
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from channels.db import database_sync_to_async
@@ -16,9 +20,11 @@ from django.db import connection
 
 from bookings.management.commands.seed_demo import DEMO_FILE
 from bookings.models import Appointment, AppointmentType, Patient, Provider
-from calls.models import Call
+from calls.models import Call, Turn
 from calls.services import call_end, call_save_state, turn_record
 from tests import ROOT
+from tests.fakes.deepgram_api import FakeDeepgram
+from tests.fakes.elevenlabs_api import FakeElevenLabs
 from tests.servers import daphne, free_port
 from voice.management.commands import simulate_call
 from voice.phone.tts import piper as piper_tts
@@ -267,22 +273,33 @@ AUTH_TOKEN = "scenario-token-0123456789"
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup, django_db_blocker) -> tuple[Endpoint, int]:
-    """daphne on the public scenarios' clock, sharing the test database: (endpoint, fake Twilio port)."""
+def test_database_url(django_db_setup, django_db_blocker) -> str:
+    """The test database, for daphne to share."""
     with django_db_blocker.unblock():
         s = connection.settings_dict
-        database_url = f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+        return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+@contextmanager
+def scenario_daphne(database_url: str, scenario_ids: list[str], **env: str) -> Iterator[tuple[Endpoint, int]]:
+    """daphne on the scenarios' clock, sharing the test database, with `env` besides: (endpoint, fake Twilio port)."""
     scenarios = scenario_file_load(PUBLIC)
     practice_zone = zoneinfo.ZoneInfo(json.loads(Path(DEMO_FILE).read_text())["tenant"]["timezone"])
-    clocks = {scenario_clock(scenarios.find(i), practice_zone).isoformat() for i in THROUGH_THE_AUDIO_LOOP}
+    clocks = {scenario_clock(scenarios.find(i), practice_zone).isoformat() for i in scenario_ids}
     assert len(clocks) == 1, "one server runs the scenarios: they must share a clock"
     port, twilio_port = free_port(), free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
-           "FROZEN_NOW": clocks.pop()}
+           "FROZEN_NOW": clocks.pop(), **env}
     with daphne(env, port=port):
         yield Endpoint(url=f"http://127.0.0.1:{port}", public_url=f"http://127.0.0.1:{port}",
                        auth_token=AUTH_TOKEN, number="+15005550006"), twilio_port
+
+
+@pytest.fixture(scope="module")
+def server(test_database_url) -> Iterator[tuple[Endpoint, int]]:
+    with scenario_daphne(test_database_url, THROUGH_THE_AUDIO_LOOP) as endpoint_and_twilio_port:
+        yield endpoint_and_twilio_port
 
 
 @pytest.mark.parametrize("scenario_id", THROUGH_THE_AUDIO_LOOP)
@@ -298,3 +315,49 @@ def test_a_public_scenario_passes_through_the_audio_loop_in_the_piper_voice(serv
     assert run.passed and not run.loops, "\n".join([*written, *run.report()])
     assert any(line.startswith("  CALLER (heard as): ") for line in written)
     assert Call.objects.get(call_sid=run.result.call_sid).conversation_finished
+
+
+# -- through the cloud providers' fakes ------------------------------------------------------------------------
+
+# A new patient books, giving a name and a spoken date of birth (about 55 s at real-time pace).
+THROUGH_THE_CLOUD_FAKES = "p1-new-patient-cleaning"
+
+
+class CloudServer(NamedTuple):
+    endpoint: Endpoint
+    twilio_port: int
+    recogniser: FakeDeepgram
+    voice: FakeElevenLabs
+
+
+@pytest.fixture
+def cloud_server(test_database_url) -> Iterator[CloudServer]:
+    """daphne recognising with the Deepgram fake and speaking with the ElevenLabs fake, both in this process."""
+    with FakeDeepgram() as recogniser, FakeElevenLabs() as voice:
+        env = {"DEEPGRAM_API_KEY": "dg-test-key", "DEEPGRAM_URL": recogniser.url, "ELEVENLABS_API_KEY": "xi-test-key",
+               "ELEVENLABS_VOICE_ID": "joe-voice", "ELEVENLABS_BASE_URL": voice.base_url,
+               "STT_PROVIDER": "voice.phone.stt.deepgram.DeepgramSTT",
+               "TTS_PROVIDER": "voice.phone.tts.elevenlabs.ElevenLabsTTS"}
+        with scenario_daphne(test_database_url, [THROUGH_THE_CLOUD_FAKES], **env) as (endpoint, twilio_port):
+            yield CloudServer(endpoint, twilio_port, recogniser, voice)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_with_a_date_of_birth_passes_through_the_deepgram_and_elevenlabs_fakes_in_the_piper_voice(
+        cloud_server):
+    call_command("seed_demo", "--reset", stdout=io.StringIO())
+    scenarios = scenario_file_load(PUBLIC)
+    written: list[str] = []
+    # The fake cannot hear: each line is scripted as it is chosen, and recognised once its speech ends.
+    run = place_scenario_call(endpoint=cloud_server.endpoint, scenario=scenarios.find(THROUGH_THE_CLOUD_FAKES),
+                              defaults=scenarios.default_replies, account_sid=PLACEHOLDER_ACCOUNT_SID,
+                              twilio_port=cloud_server.twilio_port, write=written.append,
+                              voice=voices.voice_by_name("piper"), before_line=cloud_server.recogniser.script)
+    assert run.passed and not run.loops, "\n".join([*written, *run.report()])
+    record = Call.objects.get(call_sid=run.result.call_sid)
+    assert record.conversation_finished and record.fallbacks == []
+    assert len(cloud_server.recogniser.connections) == 1 and cloud_server.recogniser.transcripts == []
+    said = [line.removeprefix("  CALLER (says): ") for line in written if line.startswith("  CALLER (says): ")]
+    assert list(Turn.objects.filter(call=record, speaker="caller").values_list("text", flat=True)) == said
+    spoken = " ".join(request.body["text"] for request in cloud_server.voice.requests)
+    assert spoken.split() == " ".join(run.transcript.agent).split()  # every word the agent said, in its voice
