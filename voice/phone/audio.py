@@ -49,13 +49,25 @@ def _encode_sample(sample: int) -> int:
 
 
 _DECODE = [_decode_byte(b) for b in range(256)]
-_DECODE_PCM = [array("h", [value]).tobytes() for value in _DECODE]
+# Each sample's two bytes, in the machine's order (as audioop gives them), for bytes.translate: no Python per sample.
+_DECODE_BYTES = [array("h", [value]).tobytes() for value in _DECODE]
+_DECODE_FIRST = bytes(pair[0] for pair in _DECODE_BYTES)
+_DECODE_SECOND = bytes(pair[1] for pair in _DECODE_BYTES)
 _ENCODE = bytes(_encode_sample(s - 65536 if s >= 32768 else s) for s in range(65536))
 
 
 def ulaw_to_pcm(data: bytes) -> bytes:
-    """mu-law bytes to 16-bit little-endian PCM, one sample each."""
-    return b"".join(map(_DECODE_PCM.__getitem__, data))
+    """mu-law bytes to 16-bit PCM in the machine's byte order (little-endian on x86 and ARM), one sample each.
+
+    Two table look-ups in C for the whole piece, interleaved: a fifth of the time of a Python look-up per byte,
+    for every 20 ms frame of every call (the turn detector and the recogniser each decode it).
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        data = bytes(data)  # a memoryview has no translate()
+    pcm = bytearray(2 * len(data))
+    pcm[0::2] = data.translate(_DECODE_FIRST)
+    pcm[1::2] = data.translate(_DECODE_SECOND)
+    return bytes(pcm)
 
 
 def pcm_to_ulaw(pcm: bytes) -> bytes:

@@ -102,6 +102,17 @@ def _write_model(sentences: list[str], path: Path) -> None:
     model.write_file(str(path))
 
 
+# One pass, the flat-lexicon (fwdflat) search, frame by frame as the audio comes, with tighter beams than its
+# defaults (1e-64, 7e-29); the phone-loop lookahead (pl_window) only serves the tree search, so it is off. The
+# default two passes ran the fwdflat pass over the whole utterance at end_utt: 36-50 ms (up to 130 ms) after every
+# turn, queued behind other calls' turns on the same worker; now about 1 ms. Measured on 83 sentences of the free
+# model and 20 callers' sentences outside it, in Piper's and espeak-ng's voices: as many words right or more (in
+# the model: Piper 15 wrong of 492 against 15, espeak-ng 176 against 182; outside it: 50 of 123 against 50, 62
+# against 66) with 26-32 ms of CPU a second of audio instead of 37-43. A beam of 1e-40 saved a little more CPU and
+# lost words outside the model (Piper 55 of 123). Figures in benchmarks/README.md, "Phone calls".
+DECODER_OPTIONS = {"fwdtree": False, "fwdflat": True, "pl_window": 0, "fwdflatbeam": 1e-48, "fwdflatwbeam": 1e-20}
+
+
 @dataclass(frozen=True)
 class _Hearing:
     text: str
@@ -132,22 +143,38 @@ class Recogniser:
     """One call's decoder, synchronous: the part that can run in this process or in a worker process."""
 
     def __init__(self, files: dict[str, str]):
-        self.decoder = pocketsphinx.Decoder(samprate=DECODER_RATE, lm=files["free"], dict=files["dict"], logfn=os.devnull)
-        for name in MODELS[1:]:
-            self.decoder.add_lm_file(name, files[name])
-        for name in GRAMMARS:
-            self.decoder.add_jsgf_file(name, files[name])
-        self.decoder.add_lm_file("free", files["free"])
+        self.files = files
+        self.decoder = pocketsphinx.Decoder(samprate=DECODER_RATE, lm=files["free"], dict=files["dict"], logfn=os.devnull,
+                                            **DECODER_OPTIONS)
+        self.free = self.decoder.current_search()  # the free model is the decoder's own search, not a second copy
         self.logmath = self.decoder.get_logmath()
         self.in_utterance = False
         self.partial = ""
         self.audio = bytearray()  # a narrow search's utterance, to hear again with the free model
 
+    def _activate(self, search: str) -> None:
+        """Narrow searches are added when a turn needs them and removed after it (the dates-of-birth
+        grammar alone is some 7 MB a decoder; adding it takes about 10 ms)."""
+        name = self.free if search == "free" else search
+        current = self.decoder.current_search()
+        if current == name:
+            return
+        if name != self.free:
+            if name in GRAMMARS:
+                self.decoder.add_jsgf_file(name, self.files[name])
+            else:
+                self.decoder.add_lm_file(name, self.files[name])
+        self.decoder.activate_search(name)
+        if current != self.free:  # a narrow turn that never finished
+            self.decoder.remove_search(current)
+
+    def _narrow(self) -> bool:
+        return self.decoder.current_search() != self.free
+
     def begin(self, search: str) -> None:
         if self.in_utterance:
             self.decoder.end_utt()
-        if self.decoder.current_search() != search:
-            self.decoder.activate_search(search)
+        self._activate(search)
         self.decoder.start_utt()
         self.in_utterance = True
         self.partial = ""
@@ -170,10 +197,12 @@ class Recogniser:
         self.decoder.end_utt()
         self.in_utterance = False
         heard = self._hearing()
-        if self.decoder.current_search() == "free":
+        if not self._narrow():
             return Transcript(heard.text)
+        frames, narrow = self.decoder.n_frames(), self.decoder.current_search()
         free = self._hear_freely()
-        if _fits(heard, free, frames=self.decoder.n_frames()):
+        self.decoder.remove_search(narrow)
+        if _fits(heard, free, frames=frames):
             return Transcript(heard.text)
         return Transcript(free.text, confident=False)
 
@@ -181,7 +210,7 @@ class Recogniser:
         if not pcm:
             return
         self.decoder.process_raw(pcm, False, False)
-        if self.decoder.current_search() != "free":
+        if self._narrow():
             self.audio += pcm
 
     def _hearing(self) -> _Hearing:
@@ -194,7 +223,7 @@ class Recogniser:
         return _Hearing(hypothesis.hypstr, score, words)
 
     def _hear_freely(self) -> _Hearing:
-        self.decoder.activate_search("free")
+        self.decoder.activate_search(self.free)
         self.decoder.start_utt()
         self.decoder.process_raw(bytes(self.audio), False, False)
         self.decoder.end_utt()
