@@ -1,7 +1,18 @@
 """What the HTTP fakes share: a threaded server on 127.0.0.1 that answers each request with the next scripted reply."""
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A client may go at any time, as with the real service (a caller's barge-in cancels the reply it was
+        # reading): only what else goes wrong is worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ScriptedHTTPServer:
@@ -10,8 +21,7 @@ class ScriptedHTTPServer:
     def __init__(self):
         self.replies: list = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
