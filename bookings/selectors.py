@@ -3,7 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import F, Func, IntegerField, Q, Value
+from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Value
 
 from bookings.availability import (
     Calendar,
@@ -283,3 +283,23 @@ def patient_appointment(*, tenant: Tenant, patient: Patient, appointment_id: int
         .filter(pk=appointment_id, patient=patient, tenant=tenant)
         .first()
     )
+
+
+def patients_inactive(*, tenant: Tenant, now: dt.datetime) -> QuerySet[Patient]:
+    """The practice's patients inactive for longer than retention_inactive_patient_days.
+
+    Inactive: no appointment (of any status) ending in that period or later, so none in the
+    future either, and the record itself neither created nor changed in that period.
+    """
+    cutoff = now - dt.timedelta(days=tenant.retention_inactive_patient_days)
+    recent = Appointment.objects.filter(patient=OuterRef("pk"), end__gte=cutoff)
+    return Patient.objects.for_tenant(tenant).filter(created_at__lt=cutoff, updated_at__lt=cutoff).exclude(Exists(recent))
+
+
+def patients_inactive_counts(*, tenant: Tenant, now: dt.datetime) -> dict[str, int]:
+    """What `patients_inactive_purge` would delete now: counts only."""
+    patients = patients_inactive(tenant=tenant, now=now)
+    return {
+        "patients": patients.count(),
+        "appointments": Appointment.objects.filter(patient__in=patients).count(),
+    }

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from bookings import availability
 from bookings.models import Appointment, AppointmentType, Patient, Provider
-from bookings.selectors import availability_calendar, patient_find_by_name_and_dob, type_info
+from bookings.selectors import availability_calendar, patient_find_by_name_and_dob, patients_inactive, type_info
+from tenants.batches import pk_batches
 from tenants.models import Tenant
 from tenants.phones import InvalidPhoneNumber
 from tenants.services import Actor, audit_record
@@ -475,3 +476,25 @@ def patient_create(
     except InvalidPhoneNumber as error:
         raise PatientInvalid(f"That phone number is not valid ({error}).") from None
     return patient
+
+
+def patients_inactive_purge(*, tenant: Tenant, now: dt.datetime, batch_size: int = 500) -> dict[str, int]:
+    """Delete the practice's patients inactive past retention_inactive_patient_days; counts by kind.
+
+    A deleted patient's appointments are deleted with them: they are all in the past (an
+    appointment ending in the retention period or later keeps its patient), a dated visit of a
+    named patient is PHI, and `Appointment.patient` is required and protected, so it cannot
+    outlive its patient. Their calls stay, unlinked (`Call.patient` is SET_NULL): the call's own
+    retention decides what it keeps of the conversation. Each batch is its own transaction; the
+    patients are locked and read again in it, so one who booked meanwhile is kept, and a future
+    appointment is never deleted (had one slipped in, PROTECT would refuse the whole batch).
+    """
+    counts = {"patients": 0, "appointments": 0}
+    for ids in pk_batches(patients_inactive(tenant=tenant, now=now), batch_size=batch_size):
+        with transaction.atomic():
+            list(Patient.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+            ids = list(patients_inactive(tenant=tenant, now=now).filter(pk__in=ids).values_list("pk", flat=True))
+            counts["appointments"] += Appointment.objects.filter(patient_id__in=ids).delete()[0]
+            deleted = Patient.objects.filter(pk__in=ids).delete()[1]
+            counts["patients"] += deleted.get(Patient._meta.label, 0)
+    return counts

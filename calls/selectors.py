@@ -3,7 +3,12 @@
 import datetime as dt
 from typing import TypedDict
 
-from calls.models import Call, Turn
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThan
+
+from calls.models import Call, ToolCall, Turn
+from tenants.models import Tenant
 
 # The providers every phone call with a media stream uses; the call records which ones fell back.
 PROVIDER_ROLES = ("stt", "tts", "conversation")
@@ -44,3 +49,54 @@ def provider_last_outcomes() -> dict[str, ProviderOutcome | None]:
         return dict.fromkeys(PROVIDER_ROLES)
     fell_back = {*last["fallbacks"], *(["conversation"] if last["fell_back_to_rules"] else [])}
     return {role: {"ok": role not in fell_back, "at": last["ended_at"]} for role in PROVIDER_ROLES}
+
+
+# A call still in progress is never purged, however short a practice's retention: a call
+# left "in progress" by a crash is purged once it is older than this.
+PURGE_IN_PROGRESS_GRACE = dt.timedelta(days=1)
+
+
+def filled(field: str) -> GreaterThan:
+    """The column holds something. Encrypted columns allow no lookup but isnull; an empty value is stored as ''."""
+    return GreaterThan(Length(field), 0)
+
+
+def _purgeable_calls(*, tenant: Tenant, cutoff: dt.datetime, now: dt.datetime) -> QuerySet[Call]:
+    return (
+        Call.objects.for_tenant(tenant)
+        .filter(started_at__lt=cutoff)
+        .exclude(status=Call.Status.IN_PROGRESS, started_at__gte=now - PURGE_IN_PROGRESS_GRACE)
+    )
+
+
+def calls_recording_expired(*, tenant: Tenant, now: dt.datetime) -> QuerySet[Call]:
+    """The practice's calls older than retention_call_audio_days that still hold a reference to a recording."""
+    cutoff = now - dt.timedelta(days=tenant.retention_call_audio_days)
+    return _purgeable_calls(tenant=tenant, cutoff=cutoff, now=now).filter(~Q(recording_sid="") | Q(filled("recording_url")))
+
+
+def calls_transcript_expired(*, tenant: Tenant, now: dt.datetime) -> QuerySet[Call]:
+    """The practice's calls older than retention_transcript_days that still hold what was said.
+
+    What was said: the turns, the tool calls (their arguments and results name patients), the
+    summary, and the engine's saved state (it holds what the caller said about themselves).
+    """
+    cutoff = now - dt.timedelta(days=tenant.retention_transcript_days)
+    return _purgeable_calls(tenant=tenant, cutoff=cutoff, now=now).filter(
+        Exists(Turn.objects.filter(call=OuterRef("pk")))
+        | Exists(ToolCall.objects.filter(call=OuterRef("pk")))
+        | Q(filled("summary"))
+        | Q(filled("state"))
+    )
+
+
+def call_records_expired_counts(*, tenant: Tenant, now: dt.datetime) -> dict[str, int]:
+    """What `call_records_purge` would delete or clear now, by kind: counts only, nothing about a caller."""
+    transcripts = calls_transcript_expired(tenant=tenant, now=now)
+    return {
+        "recordings": calls_recording_expired(tenant=tenant, now=now).count(),
+        "turns": Turn.objects.filter(call__in=transcripts).count(),
+        "tool_calls": ToolCall.objects.filter(call__in=transcripts).count(),
+        "summaries": transcripts.filter(filled("summary")).count(),
+        "states": transcripts.filter(filled("state")).count(),
+    }

@@ -1,5 +1,6 @@
 """Recording calls as they happen: the call, each turn, each tool call, messages, the end."""
 
+import datetime as dt
 import json
 
 from django.core.exceptions import ValidationError
@@ -8,6 +9,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from calls.models import Call, Message, OutboundMessage, ToolCall, Turn
+from calls.selectors import calls_recording_expired, calls_transcript_expired, filled
+from tenants.batches import pk_batches
 from tenants.models import Tenant
 from tenants.services import WRITE_ROLES, Actor, actor_role_check, audit_record
 
@@ -246,3 +249,35 @@ def sms_status_update(*, message_sid: str, status: str, error_code: str = "") ->
         message.status, message.error_code = status, error_code
         message.save(update_fields=["status", "error_code", "updated_at"])
         return message
+
+
+def call_records_purge(*, tenant: Tenant, now: dt.datetime, batch_size: int = 500) -> dict[str, int]:
+    """Delete what the practice's retention periods say has expired of its calls; counts by kind.
+
+    Recordings (older than retention_call_audio_days): Twilio keeps the audio, we keep only its
+    RecordingSid and URL, so the purge clears both (the duration stays, for statistics).
+    What was said (older than retention_transcript_days): the turns and tool calls are deleted,
+    the summary and the saved conversation state cleared. The call row itself stays (when, how
+    long, the outcome), for the practice's statistics. Each batch is its own transaction, so an
+    interrupted purge keeps what it did and the next run goes on from there.
+    The same selectors give `call_records_expired_counts`, so a dry run counts what this deletes.
+    """
+    counts = dict.fromkeys(("recordings", "turns", "tool_calls", "summaries", "states"), 0)
+    for ids in pk_batches(calls_recording_expired(tenant=tenant, now=now), batch_size=batch_size):
+        with transaction.atomic():
+            # Read again in the batch's transaction (the update takes the row locks): only rows that
+            # still qualify are changed.
+            batch = calls_recording_expired(tenant=tenant, now=now).filter(pk__in=ids)
+            counts["recordings"] += batch.update(recording_sid="", recording_url="")
+    for ids in pk_batches(calls_transcript_expired(tenant=tenant, now=now), batch_size=batch_size):
+        with transaction.atomic():
+            # Lock the batch's calls (no turn is added to a call while its transcript is purged), then
+            # read again under the lock: only calls that still qualify are changed.
+            list(Call.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+            ids = list(calls_transcript_expired(tenant=tenant, now=now).filter(pk__in=ids).values_list("pk", flat=True))
+            counts["turns"] += Turn.objects.filter(call_id__in=ids).delete()[0]
+            counts["tool_calls"] += ToolCall.objects.filter(call_id__in=ids).delete()[0]
+            calls = Call.objects.filter(pk__in=ids)
+            counts["summaries"] += calls.filter(filled("summary")).update(summary="")
+            counts["states"] += calls.filter(filled("state")).update(state="")
+    return counts

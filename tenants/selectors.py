@@ -80,3 +80,9 @@ def practice_facts(*, tenant: Tenant, today: dt.date) -> PracticeFacts:
         week=week,
         closures=closures,
     )
+
+
+def practices(*, slug: str | None = None) -> list[Tenant]:
+    """Every practice, active or not, in slug order; with `slug`, only that one (or none)."""
+    tenants = Tenant.objects.order_by("slug")
+    return list(tenants.filter(slug=slug) if slug is not None else tenants)

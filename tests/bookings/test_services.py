@@ -4,8 +4,13 @@ import datetime as dt
 
 import pytest
 
-from bookings.models import Appointment, AppointmentType, Provider
-from bookings.selectors import patient_appointments_upcoming, patient_find_by_name_and_dob, patient_find_by_phone
+from bookings.models import Appointment, AppointmentType, Patient, Provider
+from bookings.selectors import (
+    patient_appointments_upcoming,
+    patient_find_by_name_and_dob,
+    patient_find_by_phone,
+    patients_inactive_counts,
+)
 from bookings.services import (
     AppointmentNotChangeable,
     InThePast,
@@ -20,9 +25,11 @@ from bookings.services import (
     appointment_cancel,
     appointment_reschedule,
     patient_create,
+    patients_inactive_purge,
 )
 from tenants.models import AuditEvent
 from tenants.services import Actor
+from tests import retention
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +217,44 @@ def test_staff_updates_go_through_the_rules_of_each_change(kit):
     assert Appointment.objects.get(pk=appointment.pk).status == "cancelled"
     actions = list(AuditEvent.objects.filter(object_id=str(appointment.pk)).values_list("action", flat=True).order_by("id"))
     assert actions == ["create", "change", "reschedule", "cancel"]
+
+
+def test_patients_inactive_purge_deletes_them_with_their_past_appointments_and_unlinks_their_calls():
+    tenant = retention.practice("purge")
+    gone = retention.patient(tenant, days_ago=3000)
+    for days in (-2000, -1500):
+        retention.appointment(tenant, gone, days_from_now=days)
+    their_call = retention.call(tenant, days_ago=1500, patient=gone)
+    coming = retention.patient(tenant, days_ago=3000, name=("Bob", "Ray"))
+    past = retention.appointment(tenant, coming, days_from_now=-2100)
+    future = retention.appointment(tenant, coming, days_from_now=30, status=Appointment.Status.BOOKED)
+    recent = retention.patient(tenant, days_ago=3000, name=("Cy", "Day"))
+    retention.appointment(tenant, recent, days_from_now=-10)
+    expected = patients_inactive_counts(tenant=tenant, now=retention.NOW)
+
+    counts = patients_inactive_purge(tenant=tenant, now=retention.NOW)
+
+    assert counts == expected == {"patients": 1, "appointments": 2}
+    assert not Patient.objects.filter(pk=gone.pk).exists()
+    assert not Appointment.objects.filter(patient_id=gone.pk).exists()
+    their_call.refresh_from_db()
+    assert their_call.patient_id is None  # the call stays; its own retention governs what it keeps
+    assert set(Patient.objects.filter(tenant=tenant)) == {coming, recent}
+    assert set(Appointment.objects.filter(patient=coming)) == {past, future}  # a future appointment is never touched
+
+
+def test_patients_inactive_purge_in_batches_of_one_purges_them_all():
+    tenant = retention.practice("batches")
+    for number in range(3):
+        patient = retention.patient(tenant, days_ago=3000, name=("Pat", f"Number{number}"))
+        retention.appointment(tenant, patient, days_from_now=-2000 - number)
+    assert patients_inactive_purge(tenant=tenant, now=retention.NOW, batch_size=1) == {"patients": 3, "appointments": 3}
+    assert not Patient.objects.exists() and not Appointment.objects.exists()
+
+
+def test_patients_inactive_purge_keeps_everyone_before_their_period():
+    tenant = retention.practice("early")
+    patient = retention.patient(tenant, days_ago=999)
+    retention.appointment(tenant, patient, days_from_now=-999)
+    assert patients_inactive_purge(tenant=tenant, now=retention.NOW) == {"patients": 0, "appointments": 0}
+    assert Patient.objects.filter(pk=patient.pk).exists()

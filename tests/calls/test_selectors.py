@@ -1,10 +1,16 @@
-"""Reads of calls: the providers' outcome on the latest phone call."""
+"""Reads of calls: the providers' outcome on the latest phone call; what the retention purge would delete."""
 
 import pytest
 
 from calls.models import Call
-from calls.selectors import provider_last_outcomes
+from calls.selectors import (
+    call_records_expired_counts,
+    calls_recording_expired,
+    calls_transcript_expired,
+    provider_last_outcomes,
+)
 from calls.services import call_end, call_fallback_record, call_from_incoming, call_start, call_stream_attach
+from tests import retention
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +68,30 @@ def test_it_reads_only_the_latest_call(tenant, django_assert_num_queries):
         phone_call(tenant, sid)
     with django_assert_num_queries(1):
         provider_last_outcomes()
+
+
+def test_nothing_expires_before_its_period(db):
+    tenant = retention.practice("fresh")
+    retention.call(tenant, days_ago=29.9)
+    year_old = retention.call(tenant, days_ago=364.9)
+    counts = call_records_expired_counts(tenant=tenant, now=retention.NOW)
+    assert counts == {"recordings": 1, "turns": 0, "tool_calls": 0, "summaries": 0, "states": 0}
+    assert list(calls_recording_expired(tenant=tenant, now=retention.NOW)) == [year_old]
+    assert not calls_transcript_expired(tenant=tenant, now=retention.NOW).exists()
+
+
+def test_expired_counts_cover_old_calls_of_this_practice_only(db):
+    tenant, other = retention.practice("old"), retention.practice("other")
+    retention.call(tenant, days_ago=400)
+    retention.call(tenant, days_ago=366)
+    retention.call(other, days_ago=400)
+    counts = call_records_expired_counts(tenant=tenant, now=retention.NOW)
+    assert counts == {"recordings": 2, "turns": 4, "tool_calls": 2, "summaries": 2, "states": 2}
+
+
+def test_an_expired_call_still_in_progress_is_kept_for_a_day(db):
+    tenant = retention.practice("live", retention_call_audio_days=0, retention_transcript_days=0)
+    retention.call(tenant, days_ago=0.01, status=Call.Status.IN_PROGRESS)
+    stale = retention.call(tenant, days_ago=2, status=Call.Status.IN_PROGRESS)
+    assert list(calls_transcript_expired(tenant=tenant, now=retention.NOW)) == [stale]
+    assert list(calls_recording_expired(tenant=tenant, now=retention.NOW)) == [stale]

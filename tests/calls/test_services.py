@@ -3,6 +3,7 @@
 import pytest
 
 from calls.models import Call, Message, Turn
+from calls.selectors import call_records_expired_counts
 from calls.services import (
     CallAlreadyEnded,
     CallNotFound,
@@ -11,13 +12,16 @@ from calls.services import (
     call_end,
     call_engine_record,
     call_from_incoming,
+    call_records_purge,
     call_start,
     call_status_update,
     call_stream_attach,
     message_create,
     turn_record,
 )
+from tenants.batches import InvalidBatchSize
 from tenants.services import Actor
+from tests import retention
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +86,40 @@ def test_a_message_needs_words_and_stays_in_its_practice(tenant, make_practice):
         message_create(tenant=tenant, about="Call me", caller_name="x" * 201, actor=actor)
     message = message_create(tenant=tenant, about=" Call me back ", caller_name=" Dan ", actor=actor)
     assert (message.about, message.caller_name, Message.objects.count()) == ("Call me back", "Dan", 1)
+
+
+def test_call_records_purge_clears_old_calls_and_keeps_recent_ones(db):
+    tenant = retention.practice("purge")
+    ancient, months_old, recent = (retention.call(tenant, days_ago=days) for days in (400, 100, 10))
+    expected = call_records_expired_counts(tenant=tenant, now=retention.NOW)
+
+    counts = call_records_purge(tenant=tenant, now=retention.NOW)
+
+    assert counts == expected == {"recordings": 2, "turns": 2, "tool_calls": 1, "summaries": 1, "states": 1}
+    ancient.refresh_from_db()
+    assert (ancient.recording_sid, ancient.recording_url, ancient.summary, ancient.state) == ("", "", "", "")
+    assert not ancient.turns.exists() and not ancient.tool_calls.exists()
+    assert ancient.outcome == "" and ancient.recording_duration_seconds == 42  # the row stays, for statistics
+    months_old.refresh_from_db()
+    assert (months_old.recording_sid, months_old.recording_url) == ("", "")
+    assert months_old.summary == retention.SUMMARY and months_old.turns.count() == 2
+    recent.refresh_from_db()
+    assert recent.recording_sid and recent.recording_url and recent.turns.count() == 2 and recent.state
+    assert call_records_expired_counts(tenant=tenant, now=retention.NOW) == dict.fromkeys(counts, 0)
+
+
+def test_call_records_purge_in_batches_of_one_purges_them_all(db):
+    tenant = retention.practice("batches")
+    for days in (400, 500, 600):
+        retention.call(tenant, days_ago=days)
+    counts = call_records_purge(tenant=tenant, now=retention.NOW, batch_size=1)
+    assert counts == {"recordings": 3, "turns": 6, "tool_calls": 3, "summaries": 3, "states": 3}
+    assert not Turn.objects.exists() and not Call.objects.exclude(recording_sid="").exists()
+
+
+def test_call_records_purge_refuses_a_batch_size_below_one(db):
+    tenant = retention.practice("zero")
+    retention.call(tenant, days_ago=400)
+    with pytest.raises(InvalidBatchSize):
+        call_records_purge(tenant=tenant, now=retention.NOW, batch_size=0)
+    assert Turn.objects.count() == 2
