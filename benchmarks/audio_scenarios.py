@@ -26,11 +26,9 @@ import argparse
 import io
 import itertools
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -38,7 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.common import machine, setup_django
-from benchmarks.phone import ROOT, free_port
+from tests import ROOT, servers
+from tests.servers import free_port
 from voice.simulator.scenarios import scenario_clock, scenario_file_load
 from voice.simulator.voices import Voice, voice_by_name
 
@@ -116,24 +115,8 @@ def daphne(clock: str, log: Path, cloud: Cloud | None) -> Iterator[Server]:
     env = {**os.environ, "PUBLIC_BASE_URL": f"http://127.0.0.1:{server.port}", "FROZEN_NOW": clock,
            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{server.twilio_port}", "LOG_LEVEL": "WARNING",
            **(cloud.env() if cloud else {})}
-    command = [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(server.port),
-               "receptionist_site.asgi:application"]
-    with open(log, "a") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"daphne did not start; see {log}") from None
-                time.sleep(0.2)
+    with servers.daphne(env, port=server.port, log=log):
         yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def play(server: Server, played: Played, voice: Voice, transcript: Path, cloud: Cloud | None) -> "ScenarioRun":

@@ -22,25 +22,18 @@ server decided the turn had ended (so not counting the end-of-turn window or fra
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from benchmarks.common import machine, percentile
+from tests.servers import daphne, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ["What are your hours on Friday?", "No, that's all. Thank you, bye."]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _stat(pid: int) -> list[str]:
@@ -148,17 +141,8 @@ def main() -> int:
     subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
     script = folder / "caller.txt"
     script.write_text("\n".join(SCRIPT) + "\n")
-    daphne = Path(sys.executable).with_name("daphne")
-    server = subprocess.Popen([str(daphne), "-b", "127.0.0.1", "-p", str(port), "receptionist_site.asgi:application"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     print(f"phone benchmark; {machine()}; offline providers; end-of-turn window 500 ms")
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with daphne(env, port=port) as server:
         profile_dir = os.environ.get("BENCH_PROFILE")
         last_turn = 0
         for calls in [int(n) for n in os.environ.get("BENCH_CALLS", "1,10,20,50").split(",")]:
@@ -197,9 +181,6 @@ def main() -> int:
             if profiler is not None and profile.exists():
                 print(f"        profile ({profile}): share of samples by process, then by function (self):")
                 print("\n".join(profile_summary(profile)))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     return 0
 
 

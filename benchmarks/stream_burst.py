@@ -35,7 +35,8 @@ import httpx
 import websockets
 
 from benchmarks.common import machine
-from benchmarks.phone import ROOT, SCRIPT, free_port, server_pids
+from benchmarks.phone import ROOT, SCRIPT, server_pids
+from tests.servers import free_port
 from voice.phone.audio import FRAME_BYTES, MULAW_SILENCE, frames
 from voice.phone.tts.espeak import synthesize_ulaw
 from voice.simulator.protocol import PLACEHOLDER_ACCOUNT_SID, Endpoint, TwilioCall, incoming_call

@@ -36,13 +36,14 @@ def _until_healthy(server: subprocess.Popen, *, port: int, name: str) -> None:
 
 
 @contextmanager
-def daphne(env: dict, *, port: int) -> Iterator[subprocess.Popen]:
-    """The ASGI app under daphne on `port` with `env`, once it answers /health."""
+def daphne(env: dict, *, port: int, log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """The ASGI app under daphne on `port` with `env`, once it answers /health; its output appended to `log`."""
     command = [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port),
                "receptionist_site.asgi:application"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log, "a") if log else open(os.devnull, "w") as output:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        _until_healthy(server, port=port, name="daphne")
+        _until_healthy(server, port=port, name=f"daphne (see {log})" if log else "daphne")
         yield server
     finally:
         server.terminate()
