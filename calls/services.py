@@ -8,15 +8,12 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from calls.models import Call, Message, OutboundMessage, ToolCall, Turn
+from calls.models import Call, Message, ToolCall, Turn
 from calls.selectors import calls_recording_expired, calls_transcript_expired, filled
 from tenants.batches import pk_batches
 from tenants.models import Tenant
 from tenants.services import WRITE_ROLES, Actor, actor_role_check, audit_record
-
-
-class MissingSid(ValueError):
-    """A Twilio callback without the SID that says which call or message it is about."""
+from tenants.twilio import sid_required
 
 
 class CallNotFound(Exception):
@@ -29,13 +26,6 @@ class CallAlreadyEnded(Exception):
 
 class StreamAlreadyAttached(Exception):
     """The call already has its media stream; Twilio never opens a second one."""
-
-
-def _sid_required(sid: str, name: str) -> str:
-    # A blank SID would match every row whose SID is blank (calls placed over `talk`).
-    if not sid or not sid.strip():
-        raise MissingSid(f"{name} is missing.")
-    return sid.strip()
 
 
 def call_start(
@@ -181,7 +171,7 @@ def message_mark_handled(*, message: Message, actor: Actor) -> Message:
 def call_from_incoming(*, tenant: Tenant, call_sid: str, caller_number: str, dialled_number: str) -> Call:
     """The call for Twilio's incoming-call webhook; a retried webhook, even a simultaneous one, gets the same call."""
     call, _ = Call.objects.get_or_create(
-        call_sid=_sid_required(call_sid, "CallSid"),
+        call_sid=sid_required(call_sid, "CallSid"),
         defaults={"tenant": tenant, "channel": Call.Channel.PHONE, "caller_number": caller_number,
                   "dialled_number": dialled_number},
     )
@@ -190,11 +180,11 @@ def call_from_incoming(*, tenant: Tenant, call_sid: str, caller_number: str, dia
 
 def call_stream_attach(*, call_id: int, call_sid: str, stream_sid: str) -> Call:
     """Bind the call's one media stream to it, atomically: of two streams for one call, one wins."""
-    stream_sid = _sid_required(stream_sid, "streamSid")
+    stream_sid = sid_required(stream_sid, "streamSid")
     with transaction.atomic():
         call = (
             Call.objects.select_for_update().select_related("tenant")
-            .filter(pk=call_id, call_sid=_sid_required(call_sid, "callSid"), tenant__is_active=True).first()
+            .filter(pk=call_id, call_sid=sid_required(call_sid, "callSid"), tenant__is_active=True).first()
         )
         if call is None:
             raise CallNotFound(f"No live call {call_id} with that CallSid.")
@@ -213,7 +203,7 @@ TERMINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 def call_status_update(*, call_sid: str, status: str, duration: int | None = None) -> Call | None:
     """Twilio's status callback; idempotent. It ends a call the conversation has not ended yet,
     as abandoned until the conversation says otherwise (see call_end)."""
-    call_sid = _sid_required(call_sid, "CallSid")
+    call_sid = sid_required(call_sid, "CallSid")
     with transaction.atomic():
         call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
         if call is None:
@@ -230,7 +220,7 @@ def call_status_update(*, call_sid: str, status: str, duration: int | None = Non
 
 
 def call_recording_update(*, call_sid: str, recording_sid: str, url: str, duration: int | None) -> Call | None:
-    call_sid = _sid_required(call_sid, "CallSid")
+    call_sid = sid_required(call_sid, "CallSid")
     with transaction.atomic():
         call = Call.objects.select_for_update().filter(call_sid=call_sid).first()
         if call is None:
@@ -238,17 +228,6 @@ def call_recording_update(*, call_sid: str, recording_sid: str, url: str, durati
         call.recording_sid, call.recording_url, call.recording_duration_seconds = recording_sid, url, duration
         call.save(update_fields=["recording_sid", "recording_url", "recording_duration_seconds"])
         return call
-
-
-def sms_status_update(*, message_sid: str, status: str, error_code: str = "") -> OutboundMessage | None:
-    message_sid = _sid_required(message_sid, "MessageSid")
-    with transaction.atomic():
-        message = OutboundMessage.objects.select_for_update().filter(message_sid=message_sid).first()
-        if message is None:
-            return None
-        message.status, message.error_code = status, error_code
-        message.save(update_fields=["status", "error_code", "updated_at"])
-        return message
 
 
 def call_records_purge(*, tenant: Tenant, now: dt.datetime, batch_size: int = 500) -> dict[str, int]:

@@ -1,24 +1,15 @@
-"""Talking to Twilio: the stream token, TwiML, and the REST calls that hang up and transfer.
-
-Twilio cannot be reached from development machines; TWILIO_API_BASE_URL points
-the official SDK at another host (the tests' fake) through its http_client.
-"""
+"""Talking to Twilio about calls: the stream token, TwiML, and the REST calls that hang up and transfer."""
 
 import datetime as dt
-import logging
 
-from django.conf import settings
 from django.core import signing
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-logger = logging.getLogger(__name__)
+from tenants.twilio import twilio_client
 
 TOKEN_SALT = "calls.media-stream"
 TOKEN_MAX_AGE_SECONDS = 120
-TWILIO_API = "https://api.twilio.com"
 CALL_NOT_IN_PROGRESS = 20404  # Twilio's "not found": the call already ended
 
 
@@ -45,23 +36,6 @@ def stream_token_valid(token: str, *, call_id: int, call_sid: str) -> bool:
     except signing.BadSignature:  # includes SignatureExpired
         return False
     return data == {"call": call_id, "sid": call_sid}
-
-
-class _RedirectingHttpClient(TwilioHttpClient):
-    def __init__(self, base_url: str):
-        super().__init__(timeout=5)
-        self.base_url = base_url.rstrip("/")
-
-    def request(self, method, url, *args, **kwargs):
-        if url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
-        return super().request(method, url, *args, **kwargs)
-
-
-def twilio_client() -> Client:
-    base = getattr(settings, "TWILIO_API_BASE_URL", "")
-    http_client = _RedirectingHttpClient(base) if base else TwilioHttpClient(timeout=5)
-    return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
 
 
 def call_hang_up(*, call_sid: str) -> bool:

@@ -7,6 +7,5 @@ urlpatterns = [
     path("incoming-call", views.incoming_call, name="twilio-incoming-call"),
     path("call-status", views.call_status, name="twilio-call-status"),
     path("recording-status", views.recording_status, name="twilio-recording-status"),
-    path("sms-status", views.sms_status, name="twilio-sms-status"),
     path("health", views.webhooks_health, name="twilio-webhooks-health"),
 ]

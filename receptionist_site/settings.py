@@ -137,6 +137,12 @@ CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
+# A worker would otherwise replace the root logger's handlers, and with them the filter that masks PHI.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Tasks carry ids and return nothing worth keeping.
+CELERY_TASK_IGNORE_RESULT = True
+# Beat keeps its last-run times out of the checkout.
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="/tmp/receptionist-celerybeat-schedule")
 
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username
 # from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (each try in the

@@ -1,4 +1,5 @@
 import datetime
+import os
 
 import pytest
 from django.conf import settings
@@ -15,6 +16,8 @@ def pytest_configure(config):
             "The suite runs against PostgreSQL and Redis: use `make test`, which starts both "
             "and sets DATABASE_URL and REDIS_URL."
         )
+    # Servers the tests start (daphne, uvicorn) run their tasks inline too: see _tasks_inline_unless_a_worker_runs.
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 
 
 @pytest.fixture
@@ -63,3 +66,28 @@ def staff_client(client, django_user_model):
         return client, user
 
     return login
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker, in a thread of the test process, consuming the test Redis.
+
+    Tests using it need `transactional_db`: the worker's own connection sees only committed rows,
+    and `transaction.on_commit` queues tasks only on a real commit.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    from receptionist_site.celery import app
+
+    app.control.purge()  # messages a previous run left behind name rows that no longer exist
+    with django_db_blocker.unblock():
+        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
+                          shutdown_timeout=10) as worker:
+            yield worker
+
+
+@pytest.fixture(autouse=True)
+def _tasks_inline_unless_a_worker_runs(request, settings):
+    # With REDIS_URL set, a task queued by a test without a worker would wait in Redis for the next
+    # test that starts one, and run there against rows that test never made.
+    settings.CELERY_TASK_ALWAYS_EAGER = "celery_worker" not in request.fixturenames

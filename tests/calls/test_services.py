@@ -7,7 +7,6 @@ from calls.selectors import call_records_expired_counts
 from calls.services import (
     CallAlreadyEnded,
     CallNotFound,
-    MissingSid,
     StreamAlreadyAttached,
     call_end,
     call_engine_record,
@@ -21,6 +20,7 @@ from calls.services import (
 )
 from tenants.batches import InvalidBatchSize
 from tenants.services import Actor
+from tenants.twilio import MissingSid
 from tests import retention
 
 pytestmark = pytest.mark.django_db

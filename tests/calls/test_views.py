@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from twilio.request_validator import RequestValidator
 
-from calls.models import Call, OutboundMessage
+from calls.models import Call
 from calls.services import call_end
 from calls.telephony import stream_token_valid
 from tenants.models import Tenant
@@ -100,17 +100,12 @@ def test_status_callbacks_finish_the_call_idempotently(client, demo_practice):
     assert post(client, "/api/webhooks/call-status", {**params, "CallSid": "CA-unknown"}).status_code == 204
 
 
-def test_recording_and_sms_status(client, demo_practice):
+def test_recording_status(client, demo_practice):
     post(client, "/api/webhooks/incoming-call", INCOMING)
     params = {"CallSid": "CA0001", "RecordingSid": "RE1", "RecordingUrl": "https://api.twilio.com/rec/RE1", "RecordingDuration": "40"}
     assert post(client, "/api/webhooks/recording-status", params).status_code == 204
     call = Call.objects.get(call_sid="CA0001")
     assert (call.recording_sid, call.recording_url, call.recording_duration_seconds) == ("RE1", "https://api.twilio.com/rec/RE1", 40)
-    sms = OutboundMessage.objects.create(tenant=demo_practice, to_number="+15551110001", body="See you Monday", message_sid="SM1")
-    for _ in range(2):
-        assert post(client, "/api/webhooks/sms-status", {"MessageSid": "SM1", "MessageStatus": "delivered"}).status_code == 204
-    sms.refresh_from_db()
-    assert sms.status == "delivered"
 
 
 def test_recording_practices_say_the_consent_line_first(client, demo_practice):
@@ -131,17 +126,14 @@ def test_get_is_not_allowed_and_health_answers(client):
     ("/api/webhooks/call-status", {"CallSid": "", "CallStatus": "failed", "CallDuration": "999"}),
     ("/api/webhooks/call-status", {"CallStatus": "failed", "CallDuration": "999"}),
     ("/api/webhooks/recording-status", {"CallSid": "", "RecordingSid": "RE9", "RecordingUrl": "https://x/rec", "RecordingDuration": "9"}),
-    ("/api/webhooks/sms-status", {"MessageSid": "", "MessageStatus": "failed"}),
     ("/api/webhooks/incoming-call", {**INCOMING, "CallSid": ""}),
 ])
 def test_a_signed_callback_without_its_sid_is_refused_and_changes_nothing(client, demo_practice, path, params):
     text_call = Call.objects.create(tenant=demo_practice, channel=Call.Channel.TEXT)  # a `talk` call: blank SID
-    sms = OutboundMessage.objects.create(tenant=demo_practice, to_number="+15551110001", body="Hi", message_sid="")
     response = post(client, path, params)
     assert response.status_code == 400
-    text_call.refresh_from_db(), sms.refresh_from_db()
+    text_call.refresh_from_db()
     assert (text_call.status, text_call.duration_seconds, text_call.recording_url, text_call.ended_at) == ("in_progress", None, "", None)
-    assert sms.status == "queued"
     assert Call.objects.count() == 1
 
 
