@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from bookings.models import (
     Appointment,
@@ -64,12 +65,30 @@ class BusyBlockAdmin(TenantScopedAdmin):
     date_hierarchy = "start"
 
 
+def texts_table(texts) -> str:
+    """The texts to and from a patient, or about an appointment, newest first: a record, shown, never edited."""
+    rows = format_html_join(
+        "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        ((f"{timezone.localtime(t.created_at):%b %-d, %Y %-I:%M %p}", t.get_kind_display(), t.body,
+          t.get_status_display() + (f" ({t.error_code})" if t.error_code else "")) for t in texts),
+    )
+    if not rows:
+        return "None yet."
+    return format_html('<table class="texts"><thead><tr><th>When</th><th>What</th><th>Words</th><th>Status</th></tr>'
+                       "</thead><tbody>{}</tbody></table>", rows)
+
+
 @admin.register(Patient)
 class PatientAdmin(AuditedAdminMixin, TenantScopedAdmin):
     # Encrypted columns cannot be searched or sorted by the database.
     list_display = ["id", "name", "date_of_birth", "phone", "tenant"]
     list_filter = ["tenant"]
-    fields = ["tenant", "first_name", "last_name", "date_of_birth", "phone", "email", "notes"]
+    fields = ["tenant", "first_name", "last_name", "date_of_birth", "phone", "email", "notes", "texts"]
+    readonly_fields = ["texts"]
+
+    @admin.display(description="Texts")
+    def texts(self, patient: Patient) -> str:
+        return texts_table(patient.texts.order_by("-created_at")) if patient.pk else "None yet."
 
     @admin.display(description="Name")
     def name(self, patient: Patient) -> str:
@@ -142,10 +161,14 @@ class AppointmentAdmin(AuditedAdminMixin, TenantScopedAdmin):
     def patient_name(self, appointment: Appointment) -> str:
         return appointment.patient.full_name
 
+    @admin.display(description="Texts")
+    def texts(self, appointment: Appointment) -> str:
+        return texts_table(appointment.texts.order_by("-created_at"))
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ["end", "source"]
-        return ["tenant", "patient_name", "appointment_type", "end", "source"]
+        return ["tenant", "patient_name", "appointment_type", "end", "source", "confirmed_by_patient_at", "texts"]
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)

@@ -177,6 +177,9 @@ class Appointment(TenantOwned):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOOKED)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.ADMIN)
     notes = EncryptedTextField(blank=True)
+    confirmed_by_patient_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the patient confirmed it by replying C to a reminder."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -189,3 +192,72 @@ class Appointment(TenantOwned):
     def __str__(self):
         # A dated visit of a patient is PHI: the string of the row names none of it.
         return f"Appointment #{self.pk}"
+
+
+class TextMessage(TenantOwned):
+    """A text to or from a patient. The number and the words are PHI: encrypted, like the patient's own fields.
+
+    `key` makes each text once: a retried task, a second beat sweep or a repeated webhook
+    finds the row it would have made.
+    """
+
+    class Kind(models.TextChoices):
+        BOOKED = "booked", "Booking confirmation"
+        MOVED = "moved", "Move confirmation"
+        CANCELLED = "cancelled", "Cancellation"
+        REMINDER = "reminder", "Reminder"
+        REPLY = "reply", "Reply to the patient"
+        INBOUND = "inbound", "From the patient"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENDING = "sending", "Sending"
+        QUEUED = "queued", "Queued at Twilio"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        UNDELIVERED = "undelivered", "Not delivered"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (Twilio did not answer)"
+        RECORDED = "recorded", "Recorded, not sent (no SMS provider)"
+        OPTED_OUT = "opted_out", "Not sent: the patient opted out"
+        SKIPPED = "skipped", "Not sent: the appointment changed"
+        RECEIVED = "received", "Received"
+
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="texts")
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.CASCADE, related_name="texts"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=120, help_text="What makes this text one of a kind.")
+    phone = EncryptedCharField(max_length=32)
+    body = EncryptedTextField()
+    message_sid = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    error_code = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="text_message_unique_key")]
+
+    def __str__(self):
+        return f"Text #{self.pk} ({self.get_kind_display()}, {self.get_status_display()})"
+
+
+class TextOptOut(TenantOwned):
+    """A number that texted STOP to the practice: nothing more is sent to it until it texts START.
+
+    Kept by the phone's blind index, so an opt-out covers every patient who shares the number.
+    """
+
+    phone_index = models.CharField(max_length=64)
+    opted_out_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "phone_index"], name="text_opt_out_unique_phone")]
+
+    def __str__(self):
+        return f"Opt-out #{self.pk}"

@@ -15,9 +15,18 @@ from bookings.availability import (
     nearest_alternatives,
     open_slots,
 )
-from bookings.models import Appointment, AppointmentType, BusyBlock, Patient, Provider, ProviderHours, ProviderTimeOff
+from bookings.models import (
+    Appointment,
+    AppointmentType,
+    BusyBlock,
+    Patient,
+    Provider,
+    ProviderHours,
+    ProviderTimeOff,
+    TextOptOut,
+)
 from tenants.crypto import identity_blind_index, phone_blind_index
-from tenants.models import BusinessHours, Closure, Tenant
+from tenants.models import REMINDER_HOURS_MAX, BusinessHours, Closure, Tenant
 from tenants.spoken import say_article, say_date, say_time
 
 
@@ -303,3 +312,35 @@ def patients_inactive_counts(*, tenant: Tenant, now: dt.datetime) -> dict[str, i
         "patients": patients.count(),
         "appointments": Appointment.objects.filter(patient__in=patients).count(),
     }
+
+
+def text_opted_out(*, tenant: Tenant, phone: str) -> bool:
+    """Whether this number texted STOP to the practice (and not START since)."""
+    return TextOptOut.objects.for_tenant(tenant).filter(phone_index=phone_blind_index(phone)).exists()
+
+
+def appointments_to_remind(*, now: dt.datetime) -> QuerySet[Appointment]:
+    """Booked visits, at practices that send reminders, near enough that one of their reminders may be due.
+
+    A reminder at 8 PM the evening before (instead of at night) is at most a day earlier than its offset.
+    """
+    latest = now + dt.timedelta(hours=REMINDER_HOURS_MAX + 24)
+    return (
+        Appointment.objects.filter(status=Appointment.Status.BOOKED, start__gt=now, start__lte=latest,
+                                   tenant__is_active=True, tenant__texts_enabled=True)
+        .exclude(tenant__reminder_hours=[])
+        .exclude(patient__phone_index="")
+        .select_related("tenant", "patient", "provider")
+        .order_by("start")
+    )
+
+
+def patient_next_visit_by_phone(*, tenant: Tenant, phone: str, now: dt.datetime) -> Appointment | None:
+    """The soonest booked visit of any patient with this number."""
+    return (
+        Appointment.objects.for_tenant(tenant)
+        .filter(patient__phone_index=phone_blind_index(phone), status=Appointment.Status.BOOKED, start__gt=now)
+        .select_related("patient", "provider", "tenant")
+        .order_by("start")
+        .first()
+    )

@@ -5,21 +5,39 @@ recorded in the audit trail with who made it.
 """
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
-from bookings import availability
-from bookings.models import Appointment, AppointmentType, Patient, Provider
-from bookings.selectors import availability_calendar, patient_find_by_name_and_dob, patients_inactive, type_info
+from bookings import availability, texts
+from bookings.models import Appointment, AppointmentType, Patient, Provider, TextMessage, TextOptOut
+from bookings.selectors import (
+    appointments_to_remind,
+    availability_calendar,
+    patient_find_by_name_and_dob,
+    patient_find_by_phone,
+    patient_next_visit_by_phone,
+    patients_inactive,
+    text_opted_out,
+    type_info,
+)
+from bookings.sms.base import SmsOutcomeUnknown, SmsRecipientOptedOut, SmsRefused, SmsUnavailable, sms_backend
 from tenants.batches import pk_batches
+from tenants.crypto import phone_blind_index
 from tenants.models import Tenant
-from tenants.phones import InvalidPhoneNumber
+from tenants.phones import InvalidPhoneNumber, display_phone, normalize_phone
+from tenants.selectors import practice_number
 from tenants.services import Actor, audit_record
 from tenants.spoken import say_time, say_when
+from tenants.twilio import sid_required
+
+logger = logging.getLogger(__name__)
 
 ALTERNATIVE_SEARCH_DAYS = 14
 # Two bookings inserting overlapping rows can each wait on the other's exclusion-constraint check;
@@ -297,6 +315,7 @@ def appointment_book(
             actor=actor, action="create", object_type="bookings.Appointment", object_id=appointment.pk,
             tenant=tenant, detail={"via": "appointment_book", "source": source},
         )
+        appointment_text_queue(appointment=appointment, kind=TextMessage.Kind.BOOKED)
         return appointment
 
     try:
@@ -337,6 +356,7 @@ def appointment_reschedule(
             actor=actor, action="reschedule", object_type="bookings.Appointment", object_id=current.pk,
             tenant=tenant, detail={"from": old, "to": {"start": slot.start.isoformat(), "provider_id": slot.provider_id}},
         )
+        appointment_text_queue(appointment=current, kind=TextMessage.Kind.MOVED)
         return current
 
     try:
@@ -360,6 +380,7 @@ def appointment_cancel(
             actor=actor, action="cancel", object_type="bookings.Appointment", object_id=current.pk,
             tenant=current.tenant, detail={"reason": reason} if reason else {},
         )
+        appointment_text_queue(appointment=current, kind=TextMessage.Kind.CANCELLED)
     return current
 
 
@@ -498,3 +519,231 @@ def patients_inactive_purge(*, tenant: Tenant, now: dt.datetime, batch_size: int
             deleted = Patient.objects.filter(pk__in=ids).delete()[1]
             counts["patients"] += deleted.get(Patient._meta.label, 0)
     return counts
+
+
+# Texts to patients. Each is a row first (made in the transaction of the change it reports, so a
+# rolled-back booking texts nobody), then a task that sends it once the change is committed.
+
+class TextNotSent(Exception):
+    """The SMS provider was unreachable; the text is waiting again and its task retries."""
+
+
+def _visit(appointment: Appointment) -> texts.Visit:
+    tenant = appointment.tenant
+    number = practice_number(tenant=tenant)
+    return texts.Visit(
+        first_name=appointment.patient.first_name, start=appointment.start, provider=appointment.provider.name,
+        practice=tenant.name, practice_phone=display_phone(number) if number else "", timezone=tenant.tzinfo,
+    )
+
+
+def _send_on_commit(text: TextMessage) -> None:
+    from bookings.tasks import text_send  # the tasks module imports this one
+
+    text_id = text.pk
+    transaction.on_commit(lambda: text_send.delay(text_id))
+
+
+def _text_make(*, appointment: Appointment, kind: str, key: str, body: str) -> TextMessage:
+    text, created = TextMessage.objects.get_or_create(
+        tenant=appointment.tenant, key=key,
+        defaults={"patient": appointment.patient, "appointment": appointment, "kind": kind,
+                  "phone": appointment.patient.phone, "body": body},
+    )
+    if created:
+        _send_on_commit(text)
+    return text
+
+
+_CHANGE_TEXTS = {
+    TextMessage.Kind.BOOKED: texts.booked_text,
+    TextMessage.Kind.MOVED: texts.moved_text,
+    TextMessage.Kind.CANCELLED: texts.cancelled_text,
+}
+
+
+def appointment_text_queue(*, appointment: Appointment, kind: str) -> TextMessage | None:
+    """Text the patient that their visit was booked, moved or cancelled, once this transaction commits.
+
+    None when the practice does not text or the patient has no phone. Call it inside the change's transaction.
+    """
+    appointment = Appointment.objects.select_related("tenant", "patient", "provider").get(pk=appointment.pk)
+    if not appointment.tenant.texts_enabled or not appointment.patient.phone:
+        return None
+    # A visit moved twice to the same time is two moves, and two texts.
+    key = f"{kind}:{appointment.pk}" if kind != TextMessage.Kind.MOVED else (
+        f"{kind}:{appointment.pk}:{appointment.updated_at.timestamp():.6f}")
+    return _text_make(appointment=appointment, kind=kind, key=key, body=_CHANGE_TEXTS[kind](_visit(appointment)))
+
+
+def _reminder_key(appointment: Appointment, hours: int) -> str:
+    # The start is part of it: a visit moved after its reminder gets reminded of the new time.
+    return f"reminder:{appointment.pk}:{hours}:{appointment.start:%Y%m%dT%H%MZ}"
+
+
+def reminders_queue_due(*, now: dt.datetime | None = None) -> int:
+    """Make and queue every reminder whose time has come; how many were made. Safe to run as often as wanted."""
+    now = _now(now)
+    made = 0
+    for appointment in appointments_to_remind(now=now):
+        tenant = appointment.tenant
+        for hours in tenant.reminder_hours:
+            send_at = texts.reminder_send_at(start=appointment.start, hours_before=hours, timezone=tenant.tzinfo)
+            if not texts.reminder_due(send_at=send_at, start=appointment.start, booked_at=appointment.created_at,
+                                      now=now, timezone=tenant.tzinfo):
+                continue
+            key = _reminder_key(appointment, hours)
+            with transaction.atomic():
+                if TextMessage.objects.filter(tenant=tenant, key=key).exists():
+                    continue
+                _text_make(appointment=appointment, kind=TextMessage.Kind.REMINDER, key=key,
+                           body=texts.reminder_text(_visit(appointment)))
+                made += 1
+    return made
+
+
+def _still_worth_sending(text: TextMessage) -> bool:
+    if text.kind != TextMessage.Kind.REMINDER:
+        return True
+    appointment = text.appointment
+    return (appointment is not None and appointment.status == Appointment.Status.BOOKED
+            and text.key.endswith(f":{appointment.start:%Y%m%dT%H%MZ}"))
+
+
+def _opt_out_record(*, tenant: Tenant, phone: str, now: dt.datetime) -> None:
+    TextOptOut.objects.get_or_create(tenant=tenant, phone_index=phone_blind_index(phone),
+                                     defaults={"opted_out_at": now})
+
+
+def text_send(*, text_id: int) -> TextMessage | None:
+    """Send a waiting text through SMS_BACKEND, at most once.
+
+    The row is marked sending (and committed) before the provider is asked, so a worker that
+    dies mid-send, or a task delivered twice, never sends it again. Raises TextNotSent when the
+    provider could not be reached: the text waits again and the task retries.
+    """
+    with transaction.atomic():
+        text = (TextMessage.objects.select_for_update(of=("self",))
+                .select_related("tenant", "appointment").filter(pk=text_id).first())
+        if text is None or text.status != TextMessage.Status.PENDING:
+            return text
+        if text_opted_out(tenant=text.tenant, phone=text.phone):
+            text.status = TextMessage.Status.OPTED_OUT
+        elif not _still_worth_sending(text):
+            text.status = TextMessage.Status.SKIPPED
+        else:
+            text.status = TextMessage.Status.SENDING
+        text.save(update_fields=["status", "updated_at"])
+    if text.status != TextMessage.Status.SENDING:
+        return text
+    sender = practice_number(tenant=text.tenant) or ""
+    status_callback = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("twilio-sms-status")
+    try:
+        sent = sms_backend().send(to=text.phone, sender=sender, body=text.body, status_callback=status_callback)
+    except SmsUnavailable as error:
+        TextMessage.objects.filter(pk=text.pk).update(status=TextMessage.Status.PENDING)
+        raise TextNotSent(str(error)) from error
+    except SmsRecipientOptedOut as error:
+        _opt_out_record(tenant=text.tenant, phone=text.phone, now=timezone.now())
+        text.status, text.error_code = TextMessage.Status.OPTED_OUT, error.code
+    except SmsRefused as error:
+        logger.warning("text %s refused by the SMS provider (code %s)", text.pk, error.code)
+        text.status, text.error_code = TextMessage.Status.FAILED, error.code
+    except SmsOutcomeUnknown:
+        logger.warning("text %s: the SMS provider did not answer; not sending it again", text.pk)
+        text.status = TextMessage.Status.UNKNOWN
+    else:
+        text.message_sid, text.status, text.sent_at = sent.sid, sent.status, timezone.now()
+    text.save(update_fields=["message_sid", "status", "error_code", "sent_at", "updated_at"])
+    return text
+
+
+# Twilio's callbacks can arrive out of order (a late "sent" after "delivered"): a status never moves back.
+_STATUS_RANK = {
+    TextMessage.Status.PENDING: 0, TextMessage.Status.SENDING: 1, TextMessage.Status.UNKNOWN: 1,
+    TextMessage.Status.QUEUED: 2, TextMessage.Status.SENT: 3, TextMessage.Status.FAILED: 4,
+    TextMessage.Status.UNDELIVERED: 4, TextMessage.Status.DELIVERED: 4, TextMessage.Status.READ: 5,
+}
+# Twilio's other names for the same steps.
+_TWILIO_STATUSES = {"accepted": TextMessage.Status.QUEUED, "scheduled": TextMessage.Status.QUEUED,
+                    "sending": TextMessage.Status.QUEUED, "canceled": TextMessage.Status.FAILED}
+
+
+def text_status_update(*, message_sid: str, status: str, error_code: str = "") -> TextMessage | None:
+    """Record what Twilio says became of a text; None for a text we never sent."""
+    message_sid = sid_required(message_sid, "MessageSid")
+    status = _TWILIO_STATUSES.get(status, status)
+    if status not in _STATUS_RANK:
+        raise UnknownTextStatus(f"{status!r} is not a status Twilio reports for a text.")
+    with transaction.atomic():
+        text = TextMessage.objects.select_for_update().filter(message_sid=message_sid).first()
+        if text is None or _STATUS_RANK.get(text.status, 0) > _STATUS_RANK[status]:
+            return text
+        text.status, text.error_code = status, error_code or text.error_code
+        text.save(update_fields=["status", "error_code", "updated_at"])
+        return text
+
+
+class UnknownTextStatus(ValueError):
+    pass
+
+
+def text_receive(*, tenant: Tenant, message_sid: str, phone: str, body: str, now: dt.datetime | None = None) -> str:
+    """Act on a patient's text to the practice; what to answer ("" for nothing).
+
+    STOP and its synonyms opt the number out of every later text, START opts it back in (Twilio
+    itself answers both); C confirms their next visit, R gives the number to call. Anything else
+    is kept for the staff. Twilio retries webhooks: a text seen before gets the same answer.
+    """
+    now = _now(now)
+    message_sid = sid_required(message_sid, "MessageSid")
+    try:
+        phone = normalize_phone(phone)
+    except InvalidPhoneNumber:
+        return ""  # a short code or a sender name: no patient, and nobody to answer
+    with transaction.atomic():
+        patients = patient_find_by_phone(tenant=tenant, phone=phone)
+        received, created = TextMessage.objects.get_or_create(
+            tenant=tenant, key=f"inbound:{message_sid}",
+            defaults={"kind": TextMessage.Kind.INBOUND, "phone": phone, "body": body, "message_sid": message_sid,
+                      "status": TextMessage.Status.RECEIVED, "patient": patients[0] if len(patients) == 1 else None},
+        )
+        if not created:
+            earlier = TextMessage.objects.filter(tenant=tenant, key=f"reply:{message_sid}").first()
+            return earlier.body if earlier else ""
+        reply = _reply_to(tenant=tenant, phone=phone, intent=texts.reply_read(body), now=now)
+        if reply:
+            TextMessage.objects.create(
+                tenant=tenant, key=f"reply:{message_sid}", kind=TextMessage.Kind.REPLY, phone=phone, body=reply,
+                patient=received.patient, status=TextMessage.Status.QUEUED, sent_at=now,
+            )
+    return reply
+
+
+def _reply_to(*, tenant: Tenant, phone: str, intent: texts.Reply, now: dt.datetime) -> str:
+    actor = Actor.system("text from the patient")
+    if intent is texts.Reply.OPT_OUT:
+        _opt_out_record(tenant=tenant, phone=phone, now=now)
+        audit_record(actor=actor, action="opt_out", object_type="bookings.TextOptOut", tenant=tenant)
+        return ""  # Twilio has answered already, and a reply to a number that just opted out is blocked
+    if intent is texts.Reply.OPT_IN:
+        TextOptOut.objects.for_tenant(tenant).filter(phone_index=phone_blind_index(phone)).delete()
+        audit_record(actor=actor, action="opt_in", object_type="bookings.TextOptOut", tenant=tenant)
+        return ""
+    if text_opted_out(tenant=tenant, phone=phone):
+        return ""
+    number = practice_number(tenant=tenant)
+    practice_phone = display_phone(number) if number else ""
+    if intent is texts.Reply.HELP:
+        return texts.help_reply(practice=tenant.name, practice_phone=practice_phone)
+    if intent is texts.Reply.RESCHEDULE:
+        return texts.reschedule_reply(practice=tenant.name, practice_phone=practice_phone)
+    if intent is texts.Reply.CONFIRM:
+        visit = patient_next_visit_by_phone(tenant=tenant, phone=phone, now=now)
+        if visit is None:
+            return texts.nothing_to_confirm_reply(practice=tenant.name, practice_phone=practice_phone)
+        Appointment.objects.filter(pk=visit.pk, confirmed_by_patient_at=None).update(confirmed_by_patient_at=now)
+        audit_record(actor=actor, action="confirm", object_type="bookings.Appointment", object_id=visit.pk,
+                     tenant=tenant)
+        return texts.confirmed_reply(_visit(visit))
+    return texts.kept_for_staff_reply(practice=tenant.name, practice_phone=practice_phone)

@@ -133,17 +133,3 @@ class Message(TenantOwned):
     def __str__(self):
         return f"Message #{self.pk} ({self.get_status_display()})"
 
-
-class OutboundMessage(TenantOwned):
-    """An SMS sent to a caller (confirmations come in a later issue); Twilio reports its delivery."""
-
-    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="sms")
-    to_number = EncryptedCharField(max_length=32)
-    body = EncryptedTextField()
-    message_sid = models.CharField(max_length=64, blank=True, db_index=True)
-    status = models.CharField(max_length=20, default="queued")
-    error_code = models.CharField(max_length=20, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self):
-        return f"SMS {self.message_sid or self.pk} ({self.status})"

@@ -141,6 +141,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tasks carry ids and return nothing worth keeping.
 CELERY_TASK_IGNORE_RESULT = True
+# What beat starts, and when (UTC).
+CELERY_BEAT_SCHEDULE = {
+    # Reminders are made when due, not queued days ahead: Redis redelivers long-delayed tasks.
+    "send-due-reminders": {"task": "bookings.tasks.reminders_send_due", "schedule": 300.0},
+}
 # Beat keeps its last-run times out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="/tmp/receptionist-celerybeat-schedule")
 
@@ -214,6 +219,11 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 # Another host for Twilio's REST API (a test fake); empty means api.twilio.com.
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+# Texts to patients: through Twilio once it has an account, else recorded (in the admin) without sending.
+SMS_BACKEND = env.str(
+    "SMS_BACKEND",
+    default="bookings.sms.twilio.TwilioBackend" if TWILIO_ACCOUNT_SID else "bookings.sms.console.ConsoleBackend",
+)
 # The phone loop: silence that ends a caller's turn, and silence before a reprompt.
 VOICE_END_OF_TURN_MS = env.int("VOICE_END_OF_TURN_MS", default=500)
 # Shorter once the words so far answer the question asked ("yes", a date of birth, an offered time);

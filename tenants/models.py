@@ -33,6 +33,22 @@ def validate_voice_speed(value: Decimal) -> None:
                               f"1.0 is the voice's normal pace, and blank keeps the server's setting.")
 
 
+REMINDER_HOURS_MAX = 14 * 24
+
+
+def default_reminder_hours() -> list[int]:
+    return [48, 2]
+
+
+def validate_reminder_hours(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(h, int) and not isinstance(h, bool) for h in value):
+        raise ValidationError("List whole hours before the appointment, for example [48, 2].")
+    if any(h < 1 or h > REMINDER_HOURS_MAX for h in value):
+        raise ValidationError(f"Each reminder is between 1 and {REMINDER_HOURS_MAX} hours (two weeks) before.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each reminder time is listed once.")
+
+
 class Tenant(models.Model):
     """A dental practice. Every other row belongs to exactly one."""
 
@@ -73,6 +89,15 @@ class Tenant(models.Model):
     voice_speed = models.DecimalField(
         "speaking rate", max_digits=3, decimal_places=2, null=True, blank=True, validators=[validate_voice_speed],
         help_text="From 0.7 (slower) to 1.2 (faster); 1.0 is the voice's normal pace. Blank: the server's default.",
+    )
+    texts_enabled = models.BooleanField(
+        "text patients", default=True,
+        help_text="Text patients a confirmation when an appointment is booked, moved or cancelled, and reminders.",
+    )
+    reminder_hours = models.JSONField(
+        "reminders (hours before)", default=default_reminder_hours, blank=True, validators=[validate_reminder_hours],
+        help_text="When reminder texts go out, in hours before the appointment, e.g. 48, 2. Empty: no reminders. "
+                  "None is sent at night (9 PM to 8 AM here): those go out the evening before.",
     )
     retention_call_audio_days = models.PositiveIntegerField(default=30)
     retention_transcript_days = models.PositiveIntegerField(default=365)

@@ -16,3 +16,15 @@ def normalize_phone(raw: str, *, region: str = "US") -> str:
     if not phonenumbers.is_possible_number(parsed):
         raise InvalidPhoneNumber("not a possible phone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(e164: str, *, region: str = "US") -> str:
+    """'(555) 010-0100' for a number at home, '+44 20 7946 0000' for one abroad: how people write numbers."""
+    try:
+        parsed = phonenumbers.parse(e164, region)
+    except phonenumbers.NumberParseException:
+        return e164
+    home = phonenumbers.region_code_for_number(parsed) == region
+    return phonenumbers.format_number(
+        parsed, phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )

@@ -68,13 +68,19 @@ def staff_client(client, django_user_model):
     return login
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A real Celery worker, in a thread of the test process, consuming the test Redis.
+@pytest.fixture
+def twilio_settings(settings):
+    """Webhooks signed with tests.twilio.TOKEN, as Twilio calls them at tests.twilio.PUBLIC."""
+    from tests.twilio import PUBLIC, TOKEN
 
-    Tests using it need `transactional_db`: the worker's own connection sees only committed rows,
-    and `transaction.on_commit` queues tasks only on a real commit.
-    """
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.PUBLIC_BASE_URL = PUBLIC
+    settings.ALLOWED_HOSTS = ["testserver"]
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_thread(django_db_setup, django_db_blocker):
+    from celery.contrib.testing import tasks  # noqa: F401  (registers celery.ping, the drain below)
     from celery.contrib.testing.worker import start_worker
 
     from receptionist_site.celery import app
@@ -84,6 +90,20 @@ def celery_worker(django_db_setup, django_db_blocker):
         with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
                           shutdown_timeout=10) as worker:
             yield worker
+
+
+@pytest.fixture
+def celery_worker(_celery_worker_thread):
+    """A real Celery worker, in a thread of the test process, consuming the test Redis.
+
+    Tests using it need `transactional_db`: the worker's own connection sees only committed rows,
+    and `transaction.on_commit` queues tasks only on a real commit. When the test ends, every task
+    it queued has run (the worker takes one at a time, in order), so none touches the next test's rows.
+    """
+    from receptionist_site.celery import app
+
+    yield _celery_worker_thread
+    app.tasks["celery.ping"].apply_async(ignore_result=False).get(timeout=30)
 
 
 @pytest.fixture(autouse=True)

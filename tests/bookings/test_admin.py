@@ -87,3 +87,16 @@ def test_appointment_list_by_day_with_filters(desk):
     assert "Peter Novak" in response.text and "Aisha Khan" in response.text and "Maria Garcia" not in response.text
     for heading in ["By provider", "By status", "By appointment type", "By start"]:
         assert heading in response.text
+
+
+def test_the_texts_of_a_booking_show_on_the_patient_and_the_appointment(desk, django_capture_on_commit_callbacks):
+    client, user, demo, patient, types, _ = desk
+    with django_capture_on_commit_callbacks(execute=True):
+        add(client, demo, patient, types["cleaning"], "2026-12-15", "10:00")
+    appointment = Appointment.objects.get(patient=patient, start=at("2026-12-15", "10:00"))
+    for url in (reverse("admin:bookings_patient_change", args=[patient.pk]),
+                reverse("admin:bookings_appointment_change", args=[appointment.pk])):
+        page = client.get(url).content.decode()
+        assert "Booking confirmation" in page and "Recorded, not sent (no SMS provider)" in page
+        assert f"Hi {patient.first_name}, you&#x27;re booked with" in page
+        assert "Tuesday, December 15 at 10 AM" in page

@@ -11,30 +11,21 @@ from calls.models import Call
 from calls.services import call_end
 from calls.telephony import stream_token_valid
 from tenants.models import Tenant
+from tests.twilio import PUBLIC, TOKEN, post
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "test-auth-token-0123456789abcdef"
-PUBLIC = "https://receptionist.example.com"
 
 
 @pytest.fixture(autouse=True)
-def twilio_settings(settings):
-    settings.TWILIO_AUTH_TOKEN = TOKEN
-    settings.PUBLIC_BASE_URL = PUBLIC
-    settings.ALLOWED_HOSTS = ["testserver"]
+def _signed(twilio_settings):
+    pass
 
 
 @pytest.fixture
 def demo_practice():
     call_command("seed_demo", stdout=io.StringIO())
     return Tenant.objects.get(slug="demo")
-
-
-def post(client, path, params, *, signed_url=None, signature=None):
-    url = signed_url or PUBLIC + path
-    sig = signature if signature is not None else RequestValidator(TOKEN).compute_signature(url, params)
-    return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=sig)
 
 
 INCOMING = {"CallSid": "CA0001", "AccountSid": "AC123", "From": "+15551110001", "To": "+15005550006",

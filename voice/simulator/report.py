@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
-from bookings.models import Appointment
+from bookings.models import Appointment, TextMessage
 from bookings.selectors import appointment_list_by_ids
 from calls.models import Call, Turn
 from calls.selectors import call_by_sid, call_turns_after
@@ -104,6 +104,15 @@ def appointment_lines(call_sid: str) -> list[str] | None:
     ]
 
 
+def text_lines(call_sid: str) -> list[str]:
+    """The texts the call's bookings sent the patient (with no SMS provider: recorded, not sent)."""
+    call = call_by_sid(call_sid=call_sid)
+    if call is None:
+        return []
+    texts = TextMessage.objects.filter(appointment__in=_changed_appointments(call)).order_by("pk")
+    return [f"{t.get_kind_display()} to {t.phone} ({t.get_status_display()}): {t.body}" for t in texts]
+
+
 def call_outcome(call_sid: str) -> dict | None:
     """How the call ended, from the server's record, in the shape `manage.py talk` prints last.
 
@@ -154,4 +163,8 @@ def report(results: list[CallResult]) -> list[str]:
     if appointments is not None:
         lines.append("Appointments made or changed on this call:")
         lines += [f"  {line}" for line in appointments or ["(none)"]]
+    texts = text_lines(result.call_sid)
+    if texts:
+        lines.append("Texts to the patient (see them in the admin on the patient and the appointment):")
+        lines += [f"  {line}" for line in texts]
     return lines

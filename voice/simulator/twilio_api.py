@@ -1,4 +1,5 @@
-"""Twilio's REST API, as much of it as the server uses: updating a live call's status (hang up) or TwiML (transfer).
+"""Twilio's REST API, as much of it as the server uses: updating a live call's status (hang up) or TwiML (transfer),
+and sending texts.
 
 Twilio cannot be reached from these machines. The simulator and the tests run
 this on 127.0.0.1 and point the server's TWILIO_API_BASE_URL at it, so the
@@ -9,15 +10,21 @@ import asyncio
 import json
 import re
 import threading
+import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 
 class FakeTwilioApi:
-    """Twilio's REST Calls resource, as much of it as the server uses: update status or TwiML."""
+    """Twilio's REST Calls resource (update status or TwiML) and Messages resource (send a text)."""
 
     def __init__(self, port: int):
         self.calls: dict[str, dict] = {}
+        # Each text's form as the SDK posted it, in order; `refuse` answers a number with (HTTP status, Twilio code).
+        self.messages: list[dict] = []
+        self.refuse: dict[str, tuple[int, int]] = {}
+        self._messages_changed = threading.Condition()
         self.events: dict[str, asyncio.Event] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         api = self
@@ -26,33 +33,51 @@ class FakeTwilioApi:
             def log_message(self, *args):
                 pass
 
+            def answer(self, status: int, payload: dict):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def send_text(self, account: str, form: dict):
+                if form.get("To") in api.refuse:
+                    status, code = api.refuse[form["To"]]
+                    self.answer(status, {"code": code, "message": "refused by the fake", "status": status})
+                    return
+                sid = "SM" + uuid.uuid4().hex
+                with api._messages_changed:
+                    api.messages.append({**form, "sid": sid})
+                    api._messages_changed.notify_all()
+                self.answer(201, {
+                    "sid": sid, "account_sid": account, "to": form.get("To"), "from": form.get("From"),
+                    "body": form.get("Body"), "status": "queued", "num_segments": "1", "direction": "outbound-api",
+                    "api_version": "2010-04-01", "error_code": None, "error_message": None, "price": None,
+                    "price_unit": "USD", "num_media": "0", "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+                    "subresource_uris": {},
+                })
+
             def do_POST(self):
-                match = re.match(r"^/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)\.json$", self.path)
                 body = parse_qs(self.rfile.read(int(self.headers.get("content-length", 0))).decode())
+                texting = re.match(r"^/2010-04-01/Accounts/([^/]+)/Messages\.json$", self.path)
+                if texting:
+                    self.send_text(texting.group(1), {k: v[0] for k, v in body.items()})
+                    return
+                match = re.match(r"^/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)\.json$", self.path)
                 if not match:
                     self.send_response(404)
                     self.end_headers()
                     return
                 sid = match.group(2)
                 if sid not in api.events:
-                    payload = {"code": 20404, "message": "The requested resource was not found", "status": 404}
-                    data = json.dumps(payload).encode()
-                    self.send_response(404)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self.answer(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
                     return
                 update = {k: v[0] for k, v in body.items()}
                 api.calls[sid] = update
                 if api.loop is not None:
                     api.loop.call_soon_threadsafe(api.events[sid].set)
-                data = json.dumps({"sid": sid, "account_sid": match.group(1), "status": update.get("Status", "in-progress")}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(200, {"sid": sid, "account_sid": match.group(1), "status": update.get("Status", "in-progress")})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
@@ -66,6 +91,14 @@ class FakeTwilioApi:
         self.loop = asyncio.get_running_loop()
         self.events[call_sid] = asyncio.Event()
         return self.events[call_sid]
+
+    def wait_for_messages(self, count: int, *, timeout: float = 10.0) -> list[dict]:
+        """The texts sent so far, once there are at least `count` (or the timeout passes)."""
+        deadline = time.monotonic() + timeout
+        with self._messages_changed:
+            while len(self.messages) < count and time.monotonic() < deadline:
+                self._messages_changed.wait(deadline - time.monotonic())
+            return list(self.messages)
 
     def close(self):
         self.server.shutdown()

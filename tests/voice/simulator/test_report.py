@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from channels.db import database_sync_to_async
 
-from bookings.models import Appointment, AppointmentType, Patient, Provider
+from bookings.models import Appointment, AppointmentType, Patient, Provider, TextMessage
 from calls.models import Call, Turn
 from calls.services import call_end, call_save_state, turn_record
 from voice.simulator import report
@@ -89,6 +89,10 @@ def test_the_appointments_the_call_made_are_read_in_their_final_state(call, demo
     assert report.appointment_lines(SID) == [
         "Cleaning with Lisa Chen on Monday, November 30 at 09:00 for Maria Garcia: booked"]
     assert report.appointment_lines("CA-unknown") is None
+    TextMessage.objects.create(tenant=demo, appointment=booked, patient=booked.patient, kind="booked", key="k",
+                               phone="+15551110001", body="Hi Maria, you're booked.", status="recorded")
+    assert report.text_lines(SID) == [
+        "Booking confirmation to +15551110001 (Recorded, not sent (no SMS provider)): Hi Maria, you're booked."]
 
 
 def test_the_summary_gives_the_callers_side_of_the_latency_over_every_call():
