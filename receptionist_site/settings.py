@@ -143,6 +143,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_IGNORE_RESULT = True
 # Beat keeps its last-run times out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="/tmp/receptionist-celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    # Events added to providers' own calendars block their time within ten minutes.
+    "calendar-sync": {"task": "bookings.tasks.calendar_sync_all", "schedule": 600.0},
+}
 
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username
 # from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (each try in the

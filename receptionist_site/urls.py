@@ -11,5 +11,6 @@ urlpatterns = [
     path("health/detailed", health.health_detailed, name="health-detailed"),
     path("admin/", admin.site.urls),
     path("api/webhooks/", include("calls.urls")),
+    path("calendars/", include("bookings.urls")),
     path("metrics", health.metrics, name="prometheus-django-metrics"),
 ]
