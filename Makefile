@@ -15,8 +15,9 @@ $(VENV)/bin/python:
 		echo "Could not create a virtualenv. On Debian: apt-get install -y python3-venv"; rm -rf $(VENV); exit 1; }
 	$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+$(VENV)/.runtime: requirements.txt requirements-nodeps.txt | $(VENV)/bin/python
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	@touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime

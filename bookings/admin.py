@@ -1,6 +1,9 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -8,6 +11,9 @@ from bookings.models import (
     Appointment,
     AppointmentType,
     BusyBlock,
+    CalendarConflict,
+    CalendarFeedToken,
+    CalendarLink,
     Patient,
     Provider,
     ProviderHours,
@@ -20,8 +26,13 @@ from bookings.services import (
     appointment_book_check,
     appointment_update,
     appointment_update_check,
+    calendar_conflicts_resolve,
+    calendar_feed_token_issue,
+    calendar_feed_token_revoke,
+    calendar_link_delete,
+    calendar_link_save,
 )
-from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, TenantScopedMixin
+from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, TenantScopedMixin, writable_tenant_ids
 from tenants.services import Actor, audit_record
 
 
@@ -214,3 +225,153 @@ class AppointmentAdmin(AuditedAdminMixin, TenantScopedAdmin):
             message = booking_error_message(error, tenant) if tenant else str(error)
             self.message_user(request, f"Nothing was saved: {message}", messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+
+def _writable_rows(request, queryset):
+    """An action's rows in the practices where the user may write: one may see rows one may not change."""
+    return queryset if request.user.is_superuser else queryset.filter(tenant_id__in=writable_tenant_ids(request))
+
+
+class CalendarLinkForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", label="URL",
+                         help_text=CalendarLink._meta.get_field("url").help_text)
+    # Not the model field: the stored password is never put back into a page, and blank keeps it.
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False), required=False, strip=False,
+        help_text="Stored encrypted and never shown again. Leave blank to keep the current one.",
+    )
+
+    class Meta:
+        model = CalendarLink
+        fields = ["tenant", "provider", "url", "username", "is_enabled"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and not data.get("password"):
+            self.add_error("password", "The calendar needs a password (often an app-specific one).")
+        return data
+
+
+@admin.register(CalendarLink)
+class CalendarLinkAdmin(TenantScopedAdmin):
+    form = CalendarLinkForm
+    list_display = ["provider", "url", "is_enabled", "last_synced_at", "last_error", "tenant"]
+    list_filter = ["tenant", "is_enabled"]
+    list_select_related = ["provider"]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["last_synced_at", "last_error", "last_error_at"]
+        return readonly + ["provider"] if obj is not None else readonly
+
+    def save_model(self, request, obj, form, change):
+        if not self._role_allows_write(request, obj):
+            raise PermissionDenied
+        saved = calendar_link_save(
+            provider=obj.provider, url=obj.url, username=obj.username, is_enabled=obj.is_enabled,
+            password=form.cleaned_data["password"], actor=Actor.from_request(request),
+        )
+        obj.__dict__.update(saved.__dict__)
+
+    def delete_model(self, request, obj):
+        calendar_link_delete(link=obj, actor=Actor.from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for link in queryset:
+            calendar_link_delete(link=link, actor=Actor.from_request(request))
+
+
+class ConflictStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(CalendarConflict)
+class CalendarConflictAdmin(TenantScopedAdmin):
+    """Events in providers' calendars over booked appointments, until staff mark them resolved."""
+
+    list_display = ["appointment_start", "provider", "external_start", "external_end", "detected_at", "resolved_at",
+                    "resolved_by", "tenant"]
+    list_filter = [ConflictStateFilter, "tenant"]
+    list_select_related = ["appointment__provider", "appointment__tenant", "resolved_by"]
+    readonly_fields = ["appointment", "external_uid", "external_start", "external_end", "detected_at", "resolved_at",
+                       "resolved_by"]
+    exclude = ["tenant"]
+    actions = ["resolve"]
+
+    @admin.display(description="Appointment", ordering="appointment__start")
+    def appointment_start(self, conflict: CalendarConflict) -> str:
+        start = timezone.localtime(conflict.appointment.start, conflict.appointment.tenant.tzinfo)
+        return f"#{conflict.appointment_id} {start:%a %b %-d %-I:%M %p}"
+
+    @admin.display(description="Provider")
+    def provider(self, conflict: CalendarConflict) -> str:
+        return conflict.appointment.provider.name
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a conflict is resolved, not made to disappear
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_resolve_permission(self, request):
+        return self._role_allows_write(request)
+
+    @admin.action(description="Mark resolved", permissions=["resolve"])
+    def resolve(self, request, queryset):
+        count = calendar_conflicts_resolve(conflicts=_writable_rows(request, queryset), actor=Actor.from_request(request))
+        self.message_user(request, f"{count} conflict(s) marked resolved.")
+
+
+class CalendarFeedTokenForm(forms.ModelForm):
+    class Meta:
+        model = CalendarFeedToken
+        fields = ["tenant", "provider"]
+
+
+@admin.register(CalendarFeedToken)
+class CalendarFeedTokenAdmin(TenantScopedAdmin):
+    """Issuing shows the feed's URL once; revoking ends it. Neither the token nor the URL is kept."""
+
+    form = CalendarFeedTokenForm
+    list_display = ["provider", "created_at", "revoked_at", "tenant"]
+    list_filter = ["tenant", "provider"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked, so the audit trail still shows which feed it was
+
+    def has_revoke_permission(self, request):
+        return self._role_allows_write(request)
+
+    def save_model(self, request, obj, form, change):
+        if not self._role_allows_write(request, obj):
+            raise PermissionDenied
+        feed, token = calendar_feed_token_issue(provider=obj.provider, actor=Actor.from_request(request))
+        obj.__dict__.update(feed.__dict__)
+        url = settings.PUBLIC_BASE_URL.rstrip("/") + reverse("calendar-feed", args=[token])
+        self.message_user(request, f"Subscribe to {obj.provider.name}'s appointments at {url} . "
+                                   "Copy it now: it is not shown again.", messages.WARNING)
+
+    @admin.action(description="Revoke (the URL stops working)", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        actor = Actor.from_request(request)
+        feeds = list(_writable_rows(request, queryset))
+        for feed in feeds:
+            calendar_feed_token_revoke(feed=feed, actor=actor)
+        self.message_user(request, f"{len(feeds)} feed(s) revoked.")

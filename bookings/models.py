@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -68,10 +69,39 @@ class ProviderTimeOff(TenantOwned):
         return f"{self.provider} off {self.start:%Y-%m-%d %H:%M}"
 
 
+class CalendarLink(TenantOwned):
+    """A provider's own CalDAV calendar: their appointments are written to it, its busy time blocks their slots."""
+
+    provider = models.OneToOneField(Provider, on_delete=models.CASCADE, related_name="calendar_link")
+    url = models.URLField(max_length=500, help_text="The calendar's CalDAV address (the collection, ending in /).")
+    username = models.CharField(max_length=200)
+    password = EncryptedCharField(max_length=500, help_text="Often an app-specific password.")
+    is_enabled = models.BooleanField(default=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True, help_text="When its busy time was last read.")
+    last_error = models.CharField(max_length=300, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider"]
+
+    def __str__(self):
+        return f"{self.provider}'s calendar"
+
+    @property
+    def busy_source(self) -> str:
+        return f"caldav:{self.pk}"
+
+
 class BusyBlock(TenantOwned):
     """Time taken in an external calendar; with no provider it blocks the whole practice."""
 
     provider = models.ForeignKey(Provider, null=True, blank=True, on_delete=models.CASCADE, related_name="busy_blocks")
+    calendar_link = models.ForeignKey(
+        CalendarLink, null=True, blank=True, on_delete=models.CASCADE, related_name="busy_blocks", editable=False,
+        help_text="The linked calendar it was read from; each sync replaces them all.",
+    )
     start = models.DateTimeField()
     end = models.DateTimeField()
     source = models.CharField(max_length=100, blank=True, help_text="Which calendar it came from.")
@@ -180,6 +210,9 @@ class Appointment(TenantOwned):
     confirmed_by_patient_at = models.DateTimeField(
         null=True, blank=True, help_text="When the patient confirmed it by replying C to a reminder."
     )
+    # iCalendar SEQUENCE of its event in calendars: a move or a cancellation raises it, so calendars take the
+    # newer version over the one they hold.
+    calendar_sequence = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -261,3 +294,43 @@ class TextOptOut(TenantOwned):
 
     def __str__(self):
         return f"Opt-out #{self.pk}"
+class CalendarConflict(TenantOwned):
+    """An event in a provider's calendar over one of their booked appointments: staff decide, nothing is dropped."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="calendar_conflicts")
+    external_uid = models.CharField(max_length=255)
+    external_start = models.DateTimeField()
+    external_end = models.DateTimeField()
+    detected_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-detected_at"]
+        constraints = [
+            # Every sync sees the event again; it is one conflict, reported once.
+            models.UniqueConstraint(fields=["appointment", "external_uid"], name="calendar_conflict_once"),
+        ]
+
+    def __str__(self):
+        return f"Calendar conflict with appointment #{self.appointment_id}"
+
+
+class CalendarFeedToken(TenantOwned):
+    """A secret URL serving a provider's appointments as an ICS feed, for calendars that only subscribe.
+
+    Only the token's SHA-256 is stored: the URL is shown once, when issued, and found again by its hash.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="feed_tokens")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Calendar feed of {self.provider}"

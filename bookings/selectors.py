@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Value
 
+from bookings import calendars
 from bookings.availability import (
     Calendar,
     ProviderInfo,
@@ -19,6 +20,8 @@ from bookings.models import (
     Appointment,
     AppointmentType,
     BusyBlock,
+    CalendarFeedToken,
+    CalendarLink,
     Patient,
     Provider,
     ProviderHours,
@@ -344,3 +347,51 @@ def patient_next_visit_by_phone(*, tenant: Tenant, phone: str, now: dt.datetime)
         .order_by("start")
         .first()
     )
+FEED_PAST_DAYS = 30  # how far back a subscribed feed still shows appointments
+
+
+def appointment_get(*, appointment_id: int) -> Appointment | None:
+    return Appointment.objects.select_related("tenant").filter(pk=appointment_id).first()
+
+
+def appointment_calendar_event(appointment: Appointment) -> calendars.AppointmentEvent:
+    """The appointment as calendars see it: a time and an id, nothing about the patient or the visit."""
+    return calendars.AppointmentEvent(
+        uid=calendars.appointment_uid(appointment_id=appointment.pk, tenant_slug=appointment.tenant.slug),
+        start=appointment.start,
+        end=appointment.end,
+        sequence=appointment.calendar_sequence,
+        stamp=appointment.updated_at,
+    )
+
+
+def calendar_link_get(*, link_id: int) -> CalendarLink | None:
+    return CalendarLink.objects.select_related("tenant", "provider").filter(pk=link_id).first()
+
+
+def calendar_link_enabled_for(*, provider_id: int) -> CalendarLink | None:
+    return CalendarLink.objects.filter(provider_id=provider_id, is_enabled=True).first()
+
+
+def calendar_link_ids_enabled() -> list[int]:
+    return list(CalendarLink.objects.filter(is_enabled=True).order_by("pk").values_list("pk", flat=True))
+
+
+def calendar_feed_by_token(*, token: str) -> CalendarFeedToken | None:
+    """The live feed this raw token opens, found by its hash (no comparison of secrets), or None."""
+    return (
+        CalendarFeedToken.objects.select_related("provider", "tenant")
+        .filter(token_hash=calendars.feed_token_hash(token), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def calendar_feed_events(*, provider: Provider, now: dt.datetime) -> list[calendars.AppointmentEvent]:
+    """The provider's appointments from FEED_PAST_DAYS ago on; a cancelled one leaves the feed."""
+    appointments = (
+        Appointment.objects.select_related("tenant")
+        .filter(provider=provider, end__gte=now - dt.timedelta(days=FEED_PAST_DAYS))
+        .exclude(status=Appointment.Status.CANCELLED)
+        .order_by("start", "pk")
+    )
+    return [appointment_calendar_event(appointment) for appointment in appointments]

@@ -8,18 +8,34 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from bookings import availability, texts
-from bookings.models import Appointment, AppointmentType, Patient, Provider, TextMessage, TextOptOut
+from bookings import availability, calendars, texts
+from bookings.models import (
+    Appointment,
+    AppointmentType,
+    BusyBlock,
+    CalendarConflict,
+    CalendarFeedToken,
+    CalendarLink,
+    Patient,
+    Provider,
+    TextMessage,
+    TextOptOut,
+)
 from bookings.selectors import (
+    appointment_calendar_event,
     appointments_to_remind,
     availability_calendar,
+    calendar_link_enabled_for,
     patient_find_by_name_and_dob,
     patient_find_by_phone,
     patient_next_visit_by_phone,
@@ -316,6 +332,7 @@ def appointment_book(
             tenant=tenant, detail={"via": "appointment_book", "source": source},
         )
         appointment_text_queue(appointment=appointment, kind=TextMessage.Kind.BOOKED)
+        _calendar_push_on_commit(appointment)
         return appointment
 
     try:
@@ -351,12 +368,14 @@ def appointment_reschedule(
         _check_patient_free(current.patient, slot.start, slot.end, ignore_appointment_id=current.pk)
         old = {"start": current.start.isoformat(), "provider_id": current.provider_id}
         current.start, current.end, current.provider_id = slot.start, slot.end, slot.provider_id
-        current.save(update_fields=["start", "end", "provider", "updated_at"])
+        current.calendar_sequence += 1
+        current.save(update_fields=["start", "end", "provider", "calendar_sequence", "updated_at"])
         audit_record(
             actor=actor, action="reschedule", object_type="bookings.Appointment", object_id=current.pk,
             tenant=tenant, detail={"from": old, "to": {"start": slot.start.isoformat(), "provider_id": slot.provider_id}},
         )
         appointment_text_queue(appointment=current, kind=TextMessage.Kind.MOVED)
+        _calendar_push_on_commit(current, previous_provider_id=old["provider_id"])
         return current
 
     try:
@@ -375,12 +394,14 @@ def appointment_cancel(
         current = Appointment.objects.select_for_update().get(pk=appointment.pk)
         _changeable(current, now)
         current.status = Appointment.Status.CANCELLED
-        current.save(update_fields=["status", "updated_at"])
+        current.calendar_sequence += 1
+        current.save(update_fields=["status", "calendar_sequence", "updated_at"])
         audit_record(
             actor=actor, action="cancel", object_type="bookings.Appointment", object_id=current.pk,
             tenant=current.tenant, detail={"reason": reason} if reason else {},
         )
         appointment_text_queue(appointment=current, kind=TextMessage.Kind.CANCELLED)
+        _calendar_push_on_commit(current)
     return current
 
 
@@ -541,7 +562,8 @@ def _send_on_commit(text: TextMessage) -> None:
     from bookings.tasks import text_send  # the tasks module imports this one
 
     text_id = text.pk
-    transaction.on_commit(lambda: text_send.delay(text_id))
+    # robust: the booking stands whatever the broker does; the text waits in the admin as not sent.
+    transaction.on_commit(lambda: text_send.delay(text_id), robust=True)
 
 
 def _text_make(*, appointment: Appointment, kind: str, key: str, body: str) -> TextMessage:
@@ -747,3 +769,211 @@ def _reply_to(*, tenant: Tenant, phone: str, intent: texts.Reply, now: dt.dateti
                      tenant=tenant)
         return texts.confirmed_reply(_visit(visit))
     return texts.kept_for_staff_reply(practice=tenant.name, practice_phone=practice_phone)
+def _calendar_push_on_commit(appointment: Appointment, *, previous_provider_id: int | None = None) -> None:
+    """Once the change commits, have the worker write it to the provider's calendar (and off the old one).
+
+    One indexed query when no calendar is linked, so the booking path stays as it was. `robust`: a broker
+    that cannot be reached is logged, and the booking the caller just heard confirmed still stands.
+    """
+    provider_ids = {appointment.provider_id, previous_provider_id} - {None}
+    if not CalendarLink.objects.filter(provider_id__in=provider_ids, is_enabled=True).exists():
+        return
+    from bookings.tasks import appointment_calendar_push_task  # the tasks module imports this one
+
+    moved_from = previous_provider_id if previous_provider_id != appointment.provider_id else None
+    transaction.on_commit(partial(appointment_calendar_push_task.delay, appointment.pk, moved_from), robust=True)
+
+
+def _calendar_busy_pull_on_commit(link: CalendarLink) -> None:
+    from bookings.tasks import calendar_busy_pull_task  # the tasks module imports this one
+
+    transaction.on_commit(partial(calendar_busy_pull_task.delay, link.pk), robust=True)
+
+
+def _calendar_access(link: CalendarLink) -> calendars.CalendarAccess:
+    return calendars.CalendarAccess(url=link.url, username=link.username, password=link.password)
+
+
+def _calendar_call(link: CalendarLink, action: Callable[[calendars.CalendarAccess], T], now: dt.datetime) -> T | None:
+    """Run `action` on the link's calendar; a failure is written on the link, where the admin shows it.
+
+    Only CalendarUnavailable is raised on, for the task to try again later; a refusal (wrong password,
+    no such calendar) would be refused again, so it waits on the link for staff to fix it.
+    """
+    try:
+        result = action(_calendar_access(link))
+    except calendars.CalendarError as error:
+        CalendarLink.objects.filter(pk=link.pk).update(last_error=str(error)[:300], last_error_at=now)
+        logger.warning("calendar link %s: %s", link.pk, error)
+        if isinstance(error, calendars.CalendarUnavailable):
+            raise
+        return None
+    if link.last_error:
+        CalendarLink.objects.filter(pk=link.pk).update(last_error="", last_error_at=None)
+    return result
+
+
+def appointment_calendar_push(
+    *, appointment: Appointment, previous_provider_id: int | None = None, now: dt.datetime | None = None
+) -> None:
+    """Make the provider's calendar show the appointment as it is now; safe to run any number of times.
+
+    The event's UID is derived from the appointment, so a push overwrites the event it pushed before; a
+    cancelled appointment's event is deleted. Moved to another provider, it also leaves the old one's calendar.
+    """
+    now = _now(now)
+    event = appointment_calendar_event(appointment)
+    if previous_provider_id is not None and previous_provider_id != appointment.provider_id:
+        previous = calendar_link_enabled_for(provider_id=previous_provider_id)
+        if previous is not None:
+            _calendar_call(previous, lambda access: calendars.event_delete(access, event.uid), now)
+    link = calendar_link_enabled_for(provider_id=appointment.provider_id)
+    if link is None:
+        return
+    if appointment.status == Appointment.Status.CANCELLED:
+        _calendar_call(link, lambda access: calendars.event_delete(access, event.uid), now)
+    else:
+        _calendar_call(link, lambda access: calendars.event_put(access, event), now)
+
+
+def calendar_busy_pull(*, link: CalendarLink, now: dt.datetime | None = None) -> int:
+    """Replace the link's busy blocks with its calendar's busy time from today to the booking horizon.
+
+    The practice's own pushed appointments are not busy time. A booked appointment that an event now
+    overlaps is recorded as a CalendarConflict, once however many syncs see it. Returns the blocks stored.
+    """
+    now = _now(now)
+    tenant = link.tenant
+    tz = tenant.tzinfo
+    today = now.astimezone(tz).date()
+    window_start = dt.datetime.combine(today, dt.time.min, tzinfo=tz)
+    window_end = dt.datetime.combine(today + dt.timedelta(days=tenant.booking_horizon_days + 1), dt.time.min, tzinfo=tz)
+    events = _calendar_call(
+        link,
+        lambda access: calendars.busy_events(access, start=window_start, end=window_end, tz=tz,
+                                             skip_uid_suffix=calendars.own_uid_suffix(tenant.slug)),
+        now,
+    )
+    if events is None:
+        return 0
+    with transaction.atomic():
+        # Locked so that two syncs of one calendar (the periodic one and a save's) take turns.
+        CalendarLink.objects.select_for_update().filter(pk=link.pk).first()
+        BusyBlock.objects.filter(calendar_link=link).delete()
+        BusyBlock.objects.bulk_create(
+            BusyBlock(tenant=tenant, provider_id=link.provider_id, calendar_link=link, start=event.start,
+                      end=event.end, source=link.busy_source, external_uid=event.uid)
+            for event in events
+        )
+        CalendarLink.objects.filter(pk=link.pk).update(last_synced_at=now)
+        _calendar_conflicts_record(link, events, now)
+    return len(events)
+
+
+def _calendar_conflicts_record(link: CalendarLink, events: list[calendars.BusyEvent], now: dt.datetime) -> None:
+    if not events:
+        return
+    booked = Appointment.objects.filter(
+        provider_id=link.provider_id, status=Appointment.Status.BOOKED,
+        start__lt=max(event.end for event in events), end__gt=max(now, min(event.start for event in events)),
+    ).values_list("pk", "start", "end")
+    found = {
+        (appointment_id, event.uid): event
+        for appointment_id, start, end in booked
+        for event in events if event.start < end and event.end > start
+    }
+    known = set(
+        CalendarConflict.objects.filter(appointment_id__in={key[0] for key in found})
+        .values_list("appointment_id", "external_uid")
+    )
+    new = [
+        CalendarConflict(tenant_id=link.tenant_id, appointment_id=appointment_id, external_uid=uid,
+                         external_start=event.start, external_end=event.end)
+        for (appointment_id, uid), event in found.items() if (appointment_id, uid) not in known
+    ]
+    if new:
+        CalendarConflict.objects.bulk_create(new, ignore_conflicts=True)
+        logger.warning("calendar link %s: an event now overlaps booked appointment(s) %s",
+                       link.pk, sorted({conflict.appointment_id for conflict in new}))
+
+
+def calendar_conflicts_resolve(*, conflicts: QuerySet[CalendarConflict], actor: Actor,
+                               now: dt.datetime | None = None) -> int:
+    """Mark conflicts dealt with (the appointment moved, or the event was meant); returns how many were open."""
+    now = _now(now)
+    with transaction.atomic():
+        open_ones = list(conflicts.filter(resolved_at__isnull=True).select_for_update(of=("self",)))
+        for conflict in open_ones:
+            conflict.resolved_at, conflict.resolved_by = now, actor.user
+            conflict.save(update_fields=["resolved_at", "resolved_by"])
+            audit_record(actor=actor, action="resolve", object_type="bookings.CalendarConflict",
+                         object_id=conflict.pk, tenant=conflict.tenant_id)
+    return len(open_ones)
+
+
+def calendar_link_save(
+    *,
+    provider: Provider,
+    url: str,
+    username: str,
+    actor: Actor,
+    password: str = "",
+    is_enabled: bool = True,
+) -> CalendarLink:
+    """Link the provider's calendar, or change the link; a blank password keeps the stored one.
+
+    An enabled link is read at once; a disabled one stops blocking the provider's time.
+    """
+    link = CalendarLink.objects.filter(provider=provider).first() or CalendarLink(tenant_id=provider.tenant_id,
+                                                                                 provider=provider)
+    creating = link.pk is None
+    changes = {"url": url.strip(), "username": username.strip(), "is_enabled": is_enabled}
+    if password:
+        changes["password"] = password
+    changed = sorted(name for name, value in changes.items() if creating or getattr(link, name) != value)
+    for name, value in changes.items():
+        setattr(link, name, value)
+    if not link.password:
+        raise ValidationError({"password": "The calendar needs a password (often an app-specific one)."})
+    link.full_clean()
+    with transaction.atomic():
+        link.save()
+        if not link.is_enabled:
+            BusyBlock.objects.filter(calendar_link=link).delete()
+        audit_record(actor=actor, action="create" if creating else "change", object_type="bookings.CalendarLink",
+                     object_id=link.pk, tenant=link.tenant_id, detail={"fields": changed})
+        if link.is_enabled:
+            _calendar_busy_pull_on_commit(link)
+    return link
+
+
+def calendar_link_delete(*, link: CalendarLink, actor: Actor) -> None:
+    """Unlink the calendar; the busy time read from it goes with it (the events in it stay)."""
+    with transaction.atomic():
+        audit_record(actor=actor, action="delete", object_type="bookings.CalendarLink", object_id=link.pk,
+                     tenant=link.tenant_id, detail={"provider_id": link.provider_id})
+        link.delete()
+
+
+def calendar_feed_token_issue(*, provider: Provider, actor: Actor) -> tuple[CalendarFeedToken, str]:
+    """A new feed for the provider, and its secret token: returned this once, stored only as a hash."""
+    token = calendars.feed_token_new()
+    with transaction.atomic():
+        feed = CalendarFeedToken.objects.create(
+            tenant_id=provider.tenant_id, provider=provider, token_hash=calendars.feed_token_hash(token)
+        )
+        audit_record(actor=actor, action="create", object_type="bookings.CalendarFeedToken", object_id=feed.pk,
+                     tenant=feed.tenant_id, detail={"provider_id": provider.pk})
+    return feed, token
+
+
+def calendar_feed_token_revoke(*, feed: CalendarFeedToken, actor: Actor, now: dt.datetime | None = None) -> CalendarFeedToken:
+    """The feed's URL stops working for good; calendars subscribed to it keep what they last fetched."""
+    with transaction.atomic():
+        feed = CalendarFeedToken.objects.select_for_update().get(pk=feed.pk)
+        if feed.revoked_at is None:
+            feed.revoked_at = _now(now)
+            feed.save(update_fields=["revoked_at"])
+            audit_record(actor=actor, action="revoke", object_type="bookings.CalendarFeedToken", object_id=feed.pk,
+                         tenant=feed.tenant_id)
+    return feed

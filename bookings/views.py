@@ -1,8 +1,16 @@
-"""Twilio's text webhooks: thin translators from form posts to services and back to TwiML."""
+"""Twilio's text webhooks (thin translators from form posts to services and back to TwiML), and the
+providers' calendar feeds."""
 
-from django.http import HttpResponse
+import hashlib
+
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from django.utils.cache import get_conditional_response
+from django.views.decorators.http import require_safe
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bookings.calendars import feed_ics, own_uid_suffix
+from bookings.selectors import calendar_feed_by_token, calendar_feed_events
 from bookings.services import UnknownTextStatus, text_receive, text_status_update
 from tenants.selectors import tenant_for_number
 from tenants.twilio import twilio_webhook
@@ -33,3 +41,23 @@ def sms_incoming(request):
         if reply:
             response.message(reply)
     return HttpResponse(str(response), content_type="application/xml")
+
+
+@require_safe
+def calendar_feed(request, token: str):
+    """A provider's appointments as iCalendar, for calendar apps that subscribe to a URL.
+
+    The token is the only credential (calendar apps send no login): an unknown or revoked one is a plain 404.
+    """
+    feed = calendar_feed_by_token(token=token)
+    if feed is None:
+        raise Http404("No such calendar.")
+    body = feed_ics(
+        calendar_feed_events(provider=feed.provider, now=timezone.now()),
+        name=f"{feed.provider.name}: appointments",
+        feed_uid=f"feed-{feed.pk}{own_uid_suffix(feed.tenant.slug)}",
+    )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["ETag"] = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    response["Cache-Control"] = "private, no-cache"
+    return get_conditional_response(request, etag=response["ETag"], response=response)

@@ -145,6 +145,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     # Reminders are made when due, not queued days ahead: Redis redelivers long-delayed tasks.
     "send-due-reminders": {"task": "bookings.tasks.reminders_send_due", "schedule": 300.0},
+    # Events added to providers' own calendars block their time within ten minutes.
+    "calendar-sync": {"task": "bookings.tasks.calendar_sync_all", "schedule": 600.0},
 }
 # Beat keeps its last-run times out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="/tmp/receptionist-celerybeat-schedule")

@@ -1,15 +1,18 @@
-"""Servers the tests and benchmarks start on 127.0.0.1: a free port, and daphne or the Procfile's web role
-started, ready, and stopped again."""
+"""Servers the tests and benchmarks start on 127.0.0.1: a free port, and daphne, the Procfile's web role or
+Radicale (a CalDAV server) started, ready, and stopped again."""
 
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests import ROOT
@@ -68,3 +71,49 @@ def web_role(env: dict, *, port: int, processes: int) -> Iterator[subprocess.Pop
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the shell, uvicorn and its worker processes
         server.wait(timeout=30)
+
+
+@dataclass(frozen=True)
+class Radicale:
+    url: str  # the server's root; a user's calendars live under <url><username>/
+    users: dict[str, str]
+
+
+@contextmanager
+def radicale(users: dict[str, str]) -> Iterator[Radicale]:
+    """Radicale on a free port with an empty store in a temporary folder, `users` (name -> password) able to log in.
+
+    It reads no configuration file, and each user may only touch their own /<user>/ calendars.
+    """
+    with tempfile.TemporaryDirectory(prefix="radicale-") as store:
+        htpasswd = Path(store, "users")
+        htpasswd.write_text("".join(f"{name}:{password}\n" for name, password in users.items()))
+        port = free_port()
+        command = [
+            sys.executable, "-m", "radicale", "--config", "",
+            "--server-hosts", f"127.0.0.1:{port}",
+            "--storage-filesystem-folder", str(Path(store, "collections")),
+            "--auth-type", "htpasswd", "--auth-htpasswd-filename", str(htpasswd),
+            "--auth-htpasswd-encryption", "plain",
+            "--auth-delay", "0",  # a wrong password is answered at once, not after a second
+            "--rights-type", "owner_only",
+            "--logging-level", "warning",
+        ]
+        with open(Path(store, "log"), "w") as log:
+            server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + START_SECONDS
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/.web/", timeout=1)
+                    break
+                except urllib.error.HTTPError:
+                    break  # any answer means it is up
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"radicale did not start: {Path(store, 'log').read_text()}") from None
+                    time.sleep(0.05)
+            yield Radicale(url=f"http://127.0.0.1:{port}/", users=dict(users))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)

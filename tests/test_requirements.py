@@ -9,9 +9,13 @@ from tests import ROOT
 LOCAL = {"receptionist_site", "tenants", "bookings", "calls", "voice", "tests", "benchmarks", "manage"}
 
 
+# Installed with --no-deps on top of requirements.txt (see the Makefile), so it is part of every install.
+NODEPS = "requirements-nodeps.txt"
+
+
 def pinned(*files: str) -> set[str]:
     names = set()
-    for name in files:
+    for name in (*files, NODEPS):
         for line in (ROOT / name).read_text().splitlines():
             match = re.match(r"^([A-Za-z0-9_.-]+)(\[[^]]*\])?==", line.strip())
             if match:

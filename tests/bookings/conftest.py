@@ -1,0 +1,52 @@
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import caldav
+import pytest
+
+from tests.bookings.calendar_helpers import CALDAV_PASSWORD, CALDAV_USER
+from tests.servers import radicale
+
+
+@pytest.fixture(scope="session")
+def radicale_server():
+    """A real CalDAV server (Radicale) on 127.0.0.1 with an empty temporary store, for the whole session."""
+    with radicale({CALDAV_USER: CALDAV_PASSWORD}) as server:
+        yield server
+
+
+@pytest.fixture
+def provider_calendar(radicale_server):
+    """A new empty calendar in Radicale, as the provider's own calendar app sees it."""
+    with caldav.DAVClient(url=radicale_server.url, username=CALDAV_USER, password=CALDAV_PASSWORD,
+                          auth_type="basic") as client:
+        calendar = client.get_principal().make_calendar(name="Dr. Patel", cal_id=f"calendar-{uuid.uuid4().hex}")
+        yield calendar
+        calendar.delete()
+
+
+class _Overloaded(BaseHTTPRequestHandler):
+    def _answer(self):
+        self.server.requests.append(self.command)
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def failing_caldav_server():
+    """A server answering every request with 503 Service Unavailable; `.requests` lists the methods it got."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Overloaded)
+    server.requests = []
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/drpatel/calendar/"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
