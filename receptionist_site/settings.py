@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from receptionist_site.secrets import load_secrets
 
@@ -143,6 +144,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_IGNORE_RESULT = True
 # Beat keeps its last-run times out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="/tmp/receptionist-celerybeat-schedule")
+# Periodic work, in UTC (CELERY_TIMEZONE); README.md says what runs when.
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-records": {"task": "voice.tasks.purge_expired_records", "schedule": crontab(hour=3, minute=15)},
+}
 
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username
 # from one address, that pair is locked out for LOGIN_LOCKOUT_MINUTES (each try in the

@@ -1,4 +1,5 @@
-"""Twilio's REST API, as much of it as the server uses: updating a live call's status (hang up) or TwiML (transfer).
+"""Twilio's REST API, as much of it as the server uses: updating a live call's status (hang up) or TwiML
+(transfer), and deleting a recording (the retention purge).
 
 Twilio cannot be reached from these machines. The simulator and the tests run
 this on 127.0.0.1 and point the server's TWILIO_API_BASE_URL at it, so the
@@ -12,47 +13,63 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
+NOT_FOUND = {"code": 20404, "message": "The requested resource was not found", "status": 404}
+
 
 class FakeTwilioApi:
-    """Twilio's REST Calls resource, as much of it as the server uses: update status or TwiML."""
+    """Twilio's REST Calls resource (update status or TwiML) and Recordings resource (delete)."""
 
     def __init__(self, port: int):
         self.calls: dict[str, dict] = {}
         self.events: dict[str, asyncio.Event] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.recordings: set[str] = set()  # the RecordingSids Twilio holds audio for
+        self.recordings_deleted: list[str] = []  # in the order their DELETE came
+        self.recordings_failing: set[str] = set()  # answered with a 500, as in an outage, and kept
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
+            def reply(self, status: int, payload: dict | None = None):
+                data = json.dumps(payload).encode() if payload is not None else b""
+                self.send_response(status)
+                if payload is not None:
+                    self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_POST(self):
                 match = re.match(r"^/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)\.json$", self.path)
                 body = parse_qs(self.rfile.read(int(self.headers.get("content-length", 0))).decode())
                 if not match:
-                    self.send_response(404)
-                    self.end_headers()
+                    self.reply(404)
                     return
                 sid = match.group(2)
                 if sid not in api.events:
-                    payload = {"code": 20404, "message": "The requested resource was not found", "status": 404}
-                    data = json.dumps(payload).encode()
-                    self.send_response(404)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self.reply(404, NOT_FOUND)
                     return
                 update = {k: v[0] for k, v in body.items()}
                 api.calls[sid] = update
                 if api.loop is not None:
                     api.loop.call_soon_threadsafe(api.events[sid].set)
-                data = json.dumps({"sid": sid, "account_sid": match.group(1), "status": update.get("Status", "in-progress")}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                status = update.get("Status", "in-progress")
+                self.reply(200, {"sid": sid, "account_sid": match.group(1), "status": status})
+
+            def do_DELETE(self):
+                match = re.match(r"^/2010-04-01/Accounts/[^/]+/Recordings/([^/]+)\.json$", self.path)
+                if not match:
+                    self.reply(404)
+                elif match.group(1) in api.recordings_failing:
+                    self.reply(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
+                elif match.group(1) not in api.recordings:
+                    self.reply(404, NOT_FOUND)
+                else:
+                    api.recordings.remove(match.group(1))
+                    api.recordings_deleted.append(match.group(1))
+                    self.reply(204)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
