@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,10 +11,13 @@ from django.utils import timezone
 
 from calls.models import Call, Message, ToolCall, Turn
 from calls.selectors import calls_recording_expired, calls_transcript_expired, filled
+from calls.telephony import RecordingNotDeleted, recording_delete
 from tenants.batches import pk_batches
 from tenants.models import Tenant
 from tenants.services import WRITE_ROLES, Actor, actor_role_check, audit_record
 from tenants.twilio import sid_required
+
+logger = logging.getLogger(__name__)
 
 
 class CallNotFound(Exception):
@@ -230,24 +234,51 @@ def call_recording_update(*, call_sid: str, recording_sid: str, url: str, durati
         return call
 
 
+def _recordings_purge(*, tenant: Tenant, now: dt.datetime, ids: list[int]) -> tuple[int, int]:
+    """Delete one batch's recordings at Twilio, then clear the references to what is gone; (cleared, failed).
+
+    Twilio's copy goes first, so a reference is never cleared while Twilio still holds the audio:
+    a call whose recording Twilio did not delete keeps its RecordingSid for the next run. The REST
+    calls happen outside the transaction, so no row stays locked while Twilio answers.
+    """
+    gone: dict[int, str] = {}  # call id -> the RecordingSid whose audio Twilio no longer holds
+    failed = 0
+    batch = calls_recording_expired(tenant=tenant, now=now).filter(pk__in=ids).order_by("pk")
+    for pk, recording_sid in batch.values_list("pk", "recording_sid"):
+        # Without a RecordingSid Twilio holds no audio of the call (calls over `talk` never have one).
+        if recording_sid:
+            try:
+                recording_delete(recording_sid=recording_sid)
+            except RecordingNotDeleted as error:
+                logger.warning("kept the recording of call %s for the next purge: %s", pk, error)
+                failed += 1
+                continue
+        gone[pk] = recording_sid
+    with transaction.atomic():
+        # Lock and read again: only calls that still qualify, with the recording deleted above, are cleared.
+        current = calls_recording_expired(tenant=tenant, now=now).select_for_update().filter(pk__in=gone)
+        cleared = [pk for pk, recording_sid in current.values_list("pk", "recording_sid") if gone[pk] == recording_sid]
+        return Call.objects.filter(pk__in=cleared).update(recording_sid="", recording_url=""), failed
+
+
 def call_records_purge(*, tenant: Tenant, now: dt.datetime, batch_size: int = 500) -> dict[str, int]:
     """Delete what the practice's retention periods say has expired of its calls; counts by kind.
 
-    Recordings (older than retention_call_audio_days): Twilio keeps the audio, we keep only its
-    RecordingSid and URL, so the purge clears both (the duration stays, for statistics).
+    Recordings (older than retention_call_audio_days): Twilio holds the audio, we its RecordingSid
+    and URL. The audio is deleted at Twilio, then both references cleared (the duration stays, for
+    statistics); a recording Twilio did not delete is counted in "recordings_failed" and kept for
+    the next run, and the purge goes on.
     What was said (older than retention_transcript_days): the turns and tool calls are deleted,
     the summary and the saved conversation state cleared. The call row itself stays (when, how
     long, the outcome), for the practice's statistics. Each batch is its own transaction, so an
     interrupted purge keeps what it did and the next run goes on from there.
     The same selectors give `call_records_expired_counts`, so a dry run counts what this deletes.
     """
-    counts = dict.fromkeys(("recordings", "turns", "tool_calls", "summaries", "states"), 0)
+    counts = dict.fromkeys(("recordings", "turns", "tool_calls", "summaries", "states", "recordings_failed"), 0)
     for ids in pk_batches(calls_recording_expired(tenant=tenant, now=now), batch_size=batch_size):
-        with transaction.atomic():
-            # Read again in the batch's transaction (the update takes the row locks): only rows that
-            # still qualify are changed.
-            batch = calls_recording_expired(tenant=tenant, now=now).filter(pk__in=ids)
-            counts["recordings"] += batch.update(recording_sid="", recording_url="")
+        cleared, failed = _recordings_purge(tenant=tenant, now=now, ids=ids)
+        counts["recordings"] += cleared
+        counts["recordings_failed"] += failed
     for ids in pk_batches(calls_transcript_expired(tenant=tenant, now=now), batch_size=batch_size):
         with transaction.atomic():
             # Lock the batch's calls (no turn is added to a call while its transcript is purged), then

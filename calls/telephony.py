@@ -1,16 +1,17 @@
-"""Talking to Twilio about calls: the stream token, TwiML, and the REST calls that hang up and transfer."""
+"""Talking to Twilio about calls: the stream token, TwiML, and the REST calls that hang up, transfer and delete
+a recording."""
 
 import datetime as dt
 
 from django.core import signing
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
 from tenants.twilio import twilio_client
 
 TOKEN_SALT = "calls.media-stream"
 TOKEN_MAX_AGE_SECONDS = 120
-CALL_NOT_IN_PROGRESS = 20404  # Twilio's "not found": the call already ended
+NOT_FOUND = 20404  # Twilio's "not found": a call that already ended, a recording deleted before
 
 
 class _IssuedAtSigner(signing.TimestampSigner):
@@ -43,7 +44,7 @@ def call_hang_up(*, call_sid: str) -> bool:
     try:
         twilio_client().calls(call_sid).update(status="completed")
     except TwilioRestException as error:
-        if error.code == CALL_NOT_IN_PROGRESS or error.status == 404:
+        if error.code == NOT_FOUND or error.status == 404:
             return False
         raise
     return True
@@ -56,7 +57,26 @@ def call_transfer(*, call_sid: str, number: str) -> bool:
     try:
         twilio_client().calls(call_sid).update(twiml=str(response))
     except TwilioRestException as error:
-        if error.code == CALL_NOT_IN_PROGRESS or error.status == 404:
+        if error.code == NOT_FOUND or error.status == 404:
             return False
         raise
+    return True
+
+
+class RecordingNotDeleted(Exception):
+    """Twilio could not be reached or refused to delete a recording; it still holds the audio."""
+
+
+def recording_delete(*, recording_sid: str) -> bool:
+    """Delete the recording's audio at Twilio; False when Twilio no longer had it (deleted before)."""
+    try:
+        twilio_client().recordings(recording_sid).delete()
+    except TwilioRestException as error:
+        if error.code == NOT_FOUND or error.status == 404:
+            return False
+        raise RecordingNotDeleted(f"Twilio answered {error.status} (code {error.code})") from error
+    # TwilioException: no credentials, or an error body of another shape; OSError: requests' connection
+    # errors and timeouts are OSErrors.
+    except (TwilioException, OSError) as error:
+        raise RecordingNotDeleted(f"{type(error).__name__}: {error}") from error
     return True

@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from receptionist_site.secrets import load_secrets
 
@@ -141,8 +142,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Tasks carry ids and return nothing worth keeping.
 CELERY_TASK_IGNORE_RESULT = True
-# What beat starts, and when (UTC).
+# What beat starts, and when (UTC, CELERY_TIMEZONE); README.md says what runs when.
 CELERY_BEAT_SCHEDULE = {
+    "purge-expired-records": {"task": "voice.tasks.purge_expired_records", "schedule": crontab(hour=3, minute=15)},
     # Reminders are made when due, not queued days ahead: Redis redelivers long-delayed tasks.
     "send-due-reminders": {"task": "bookings.tasks.reminders_send_due", "schedule": 300.0},
     # Events added to providers' own calendars block their time within ten minutes.

@@ -1,11 +1,12 @@
-"""Rows of known age for the retention purge's tests, on a clock of their own (no conftest fixtures:
-the same tests also run on SQLite with --noconftest)."""
+"""Rows of known age for the retention purge's tests, on a clock of their own. The tests using them are
+marked sqlite_too: `make test` runs them on PostgreSQL and again on SQLite."""
 
 import datetime as dt
 
 from bookings.models import Appointment, AppointmentType, Patient, Provider
 from calls.models import Call, ToolCall, Turn
 from tenants.models import Tenant
+from voice.simulator.twilio_api import FakeTwilioApi
 
 NOW = dt.datetime(2027, 6, 1, 12, 0, tzinfo=dt.UTC)
 SUMMARY = "Maria Garcia booked a cleaning"
@@ -54,3 +55,10 @@ def appointment(tenant: Tenant, patient: Patient, *, days_from_now: float,
         appointment_type=AppointmentType.objects.get(tenant=tenant), start=start, end=start + dt.timedelta(minutes=30),
         status=status, notes="Sensitive to cold",
     )
+
+
+def twilio_holds(api: FakeTwilioApi, calls) -> list[str]:
+    """The fake Twilio holds these calls' recordings; their RecordingSids, in call order."""
+    sids = [record.recording_sid for record in sorted(calls, key=lambda record: record.pk)]
+    api.recordings.update(sids)
+    return sids

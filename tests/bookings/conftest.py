@@ -50,3 +50,11 @@ def failing_caldav_server():
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def texting_twilio(fake_twilio, settings):
+    """Texts go through Twilio's SDK to the fake Twilio API (fake_twilio), as they would in production."""
+    settings.SMS_BACKEND = "bookings.sms.twilio.TwilioBackend"
+    settings.PUBLIC_BASE_URL = "https://receptionist.example.com"
+    return fake_twilio

@@ -219,6 +219,7 @@ def test_staff_updates_go_through_the_rules_of_each_change(kit):
     assert actions == ["create", "change", "reschedule", "cancel"]
 
 
+@pytest.mark.sqlite_too
 def test_patients_inactive_purge_deletes_them_with_their_past_appointments_and_unlinks_their_calls():
     tenant = retention.practice("purge")
     gone = retention.patient(tenant, days_ago=3000)
@@ -243,6 +244,7 @@ def test_patients_inactive_purge_deletes_them_with_their_past_appointments_and_u
     assert set(Appointment.objects.filter(patient=coming)) == {past, future}  # a future appointment is never touched
 
 
+@pytest.mark.sqlite_too
 def test_patients_inactive_purge_in_batches_of_one_purges_them_all():
     tenant = retention.practice("batches")
     for number in range(3):
@@ -252,6 +254,7 @@ def test_patients_inactive_purge_in_batches_of_one_purges_them_all():
     assert not Patient.objects.exists() and not Appointment.objects.exists()
 
 
+@pytest.mark.sqlite_too
 def test_patients_inactive_purge_keeps_everyone_before_their_period():
     tenant = retention.practice("early")
     patient = retention.patient(tenant, days_ago=999)

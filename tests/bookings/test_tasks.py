@@ -15,22 +15,10 @@ from bookings.tasks import appointment_calendar_push_task, calendar_busy_pull_ta
 from tenants.crypto import phone_blind_index
 from tenants.services import Actor
 from tests.bookings.calendar_helpers import events_in, external_event, link_calendar
-from tests.servers import free_port
-from voice.simulator.twilio_api import FakeTwilioApi
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-@pytest.fixture
-def twilio(settings):
-    fake = FakeTwilioApi(free_port())
-    settings.SMS_BACKEND = "bookings.sms.twilio.TwilioBackend"
-    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "token"
-    settings.TWILIO_API_BASE_URL = fake.base_url
-    yield fake
-    fake.close()
-
-
-def test_the_worker_texts_the_confirmation_and_the_reminder_at_its_offset(demo, twilio, celery_worker):
+def test_the_worker_texts_the_confirmation_and_the_reminder_at_its_offset(demo, texting_twilio, celery_worker):
     maria = Patient.objects.get(tenant=demo, phone_index=phone_blind_index("+15551110001"))
     start = dt.datetime.fromisoformat("2026-12-07T14:00:00-05:00")
     appointment = appointment_book(
@@ -38,7 +26,7 @@ def test_the_worker_texts_the_confirmation_and_the_reminder_at_its_offset(demo, 
         appointment_type=AppointmentType.objects.get(tenant=demo, key="cleaning"),
         provider=Provider.objects.get(tenant=demo, key="chen"), now=dt.datetime.fromisoformat("2026-11-27T10:00-05:00"),
     )
-    [confirmation] = twilio.wait_for_messages(1)
+    [confirmation] = texting_twilio.wait_for_messages(1)
     assert "you're booked with Lisa Chen" in confirmation["Body"]
 
     def sweep(now: str) -> None:
@@ -49,7 +37,7 @@ def test_the_worker_texts_the_confirmation_and_the_reminder_at_its_offset(demo, 
     sweep("2026-12-05T14:00:00-05:00")
     sweep("2026-12-05T14:05:00-05:00")  # the next sweep: sent already
     sweep("2026-12-05T14:05:00-05:00")
-    sent = twilio.wait_for_messages(3, timeout=1)
+    sent = texting_twilio.wait_for_messages(3, timeout=1)
     assert [m["Body"][:9] for m in sent] == ["Hi Maria,", "Reminder:"]
     reminder = appointment.texts.get(kind=TextMessage.Kind.REMINDER)
     assert (reminder.status, reminder.message_sid) == ("queued", sent[1]["sid"])

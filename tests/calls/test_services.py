@@ -22,6 +22,7 @@ from tenants.batches import InvalidBatchSize
 from tenants.services import Actor
 from tenants.twilio import MissingSid
 from tests import retention
+from tests.servers import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -88,14 +89,18 @@ def test_a_message_needs_words_and_stays_in_its_practice(tenant, make_practice):
     assert (message.about, message.caller_name, Message.objects.count()) == ("Call me back", "Dan", 1)
 
 
-def test_call_records_purge_clears_old_calls_and_keeps_recent_ones(db):
+@pytest.mark.sqlite_too
+def test_call_records_purge_clears_old_calls_and_keeps_recent_ones(fake_twilio):
     tenant = retention.practice("purge")
     ancient, months_old, recent = (retention.call(tenant, days_ago=days) for days in (400, 100, 10))
+    held = retention.twilio_holds(fake_twilio, [ancient, months_old, recent])
     expected = call_records_expired_counts(tenant=tenant, now=retention.NOW)
 
     counts = call_records_purge(tenant=tenant, now=retention.NOW)
 
-    assert counts == expected == {"recordings": 2, "turns": 2, "tool_calls": 1, "summaries": 1, "states": 1}
+    assert counts == {**expected, "recordings_failed": 0}
+    assert expected == {"recordings": 2, "turns": 2, "tool_calls": 1, "summaries": 1, "states": 1}
+    assert fake_twilio.recordings_deleted == held[:2] and fake_twilio.recordings == {recent.recording_sid}
     ancient.refresh_from_db()
     assert (ancient.recording_sid, ancient.recording_url, ancient.summary, ancient.state) == ("", "", "", "")
     assert not ancient.turns.exists() and not ancient.tool_calls.exists()
@@ -105,18 +110,63 @@ def test_call_records_purge_clears_old_calls_and_keeps_recent_ones(db):
     assert months_old.summary == retention.SUMMARY and months_old.turns.count() == 2
     recent.refresh_from_db()
     assert recent.recording_sid and recent.recording_url and recent.turns.count() == 2 and recent.state
-    assert call_records_expired_counts(tenant=tenant, now=retention.NOW) == dict.fromkeys(counts, 0)
+    assert call_records_expired_counts(tenant=tenant, now=retention.NOW) == dict.fromkeys(expected, 0)
 
 
-def test_call_records_purge_in_batches_of_one_purges_them_all(db):
+@pytest.mark.sqlite_too
+def test_call_records_purge_in_batches_of_one_purges_them_all(fake_twilio):
     tenant = retention.practice("batches")
-    for days in (400, 500, 600):
-        retention.call(tenant, days_ago=days)
+    calls = [retention.call(tenant, days_ago=days) for days in (400, 500, 600)]
+    held = retention.twilio_holds(fake_twilio, calls)
     counts = call_records_purge(tenant=tenant, now=retention.NOW, batch_size=1)
-    assert counts == {"recordings": 3, "turns": 6, "tool_calls": 3, "summaries": 3, "states": 3}
+    assert counts == {"recordings": 3, "turns": 6, "tool_calls": 3, "summaries": 3, "states": 3, "recordings_failed": 0}
     assert not Turn.objects.exists() and not Call.objects.exclude(recording_sid="").exists()
+    assert fake_twilio.recordings_deleted == held
 
 
+@pytest.mark.sqlite_too
+def test_a_recording_twilio_does_not_delete_keeps_its_reference_for_the_next_run(fake_twilio):
+    tenant = retention.practice("outage")
+    refused, deleted = (retention.call(tenant, days_ago=days) for days in (400, 500))
+    retention.twilio_holds(fake_twilio, [refused, deleted])
+    fake_twilio.recordings_failing.add(refused.recording_sid)
+
+    counts = call_records_purge(tenant=tenant, now=retention.NOW, batch_size=1)
+
+    assert (counts["recordings"], counts["recordings_failed"], counts["turns"]) == (1, 1, 4)  # the rest goes on
+    assert fake_twilio.recordings_deleted == [deleted.recording_sid]
+    kept = Call.objects.get(pk=refused.pk)
+    assert (kept.recording_sid, kept.recording_url) == (refused.recording_sid, refused.recording_url)
+    fake_twilio.recordings_failing.clear()  # Twilio is back: the next run deletes what it kept
+    assert call_records_purge(tenant=tenant, now=retention.NOW)["recordings"] == 1
+    assert fake_twilio.recordings == set() and not Call.objects.exclude(recording_sid="").exists()
+
+
+@pytest.mark.sqlite_too
+def test_twilio_out_of_reach_keeps_every_recording_reference(settings):
+    settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "1" * 32, "test-token"
+    tenant = retention.practice("offline")
+    old = retention.call(tenant, days_ago=400)
+    counts = call_records_purge(tenant=tenant, now=retention.NOW)
+    assert (counts["recordings"], counts["recordings_failed"], counts["turns"]) == (0, 1, 2)
+    assert Call.objects.get(pk=old.pk).recording_sid == old.recording_sid
+
+
+@pytest.mark.sqlite_too
+def test_a_recording_twilio_no_longer_has_and_one_it_never_had_are_cleared_too(fake_twilio):
+    tenant = retention.practice("gone")
+    deleted_before = retention.call(tenant, days_ago=400)  # Twilio answers 404: gone already
+    url_only = retention.call(tenant, days_ago=400)
+    Call.objects.filter(pk=url_only.pk).update(recording_sid="")  # no RecordingSid: no REST call for it
+    counts = call_records_purge(tenant=tenant, now=retention.NOW)
+    assert (counts["recordings"], counts["recordings_failed"]) == (2, 0)
+    assert fake_twilio.recordings_deleted == []
+    assert not Call.objects.exclude(recording_sid="").exists()
+    assert Call.objects.get(pk=deleted_before.pk).recording_url == ""
+
+
+@pytest.mark.sqlite_too
 def test_call_records_purge_refuses_a_batch_size_below_one(db):
     tenant = retention.practice("zero")
     retention.call(tenant, days_ago=400)

@@ -1,5 +1,5 @@
-"""Twilio's REST API, as much of it as the server uses: updating a live call's status (hang up) or TwiML (transfer),
-and sending texts.
+"""Twilio's REST API, as much of it as the server uses: updating a live call's status (hang up) or TwiML
+(transfer), sending texts, and deleting a recording (the retention purge).
 
 Twilio cannot be reached from these machines. The simulator and the tests run
 this on 127.0.0.1 and point the server's TWILIO_API_BASE_URL at it, so the
@@ -15,9 +15,11 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
+NOT_FOUND = {"code": 20404, "message": "The requested resource was not found", "status": 404}
+
 
 class FakeTwilioApi:
-    """Twilio's REST Calls resource (update status or TwiML) and Messages resource (send a text)."""
+    """Twilio's REST Calls (update status or TwiML), Messages (send a text) and Recordings (delete) resources."""
 
     def __init__(self, port: int):
         self.calls: dict[str, dict] = {}
@@ -27,16 +29,20 @@ class FakeTwilioApi:
         self._messages_changed = threading.Condition()
         self.events: dict[str, asyncio.Event] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.recordings: set[str] = set()  # the RecordingSids Twilio holds audio for
+        self.recordings_deleted: list[str] = []  # in the order their DELETE came
+        self.recordings_failing: set[str] = set()  # answered with a 500, as in an outage, and kept
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
-            def answer(self, status: int, payload: dict):
-                data = json.dumps(payload).encode()
+            def reply(self, status: int, payload: dict | None = None):
+                data = json.dumps(payload).encode() if payload is not None else b""
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                if payload is not None:
+                    self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -44,13 +50,13 @@ class FakeTwilioApi:
             def send_text(self, account: str, form: dict):
                 if form.get("To") in api.refuse:
                     status, code = api.refuse[form["To"]]
-                    self.answer(status, {"code": code, "message": "refused by the fake", "status": status})
+                    self.reply(status, {"code": code, "message": "refused by the fake", "status": status})
                     return
                 sid = "SM" + uuid.uuid4().hex
                 with api._messages_changed:
                     api.messages.append({**form, "sid": sid})
                     api._messages_changed.notify_all()
-                self.answer(201, {
+                self.reply(201, {
                     "sid": sid, "account_sid": account, "to": form.get("To"), "from": form.get("From"),
                     "body": form.get("Body"), "status": "queued", "num_segments": "1", "direction": "outbound-api",
                     "api_version": "2010-04-01", "error_code": None, "error_message": None, "price": None,
@@ -66,18 +72,31 @@ class FakeTwilioApi:
                     return
                 match = re.match(r"^/2010-04-01/Accounts/([^/]+)/Calls/([^/]+)\.json$", self.path)
                 if not match:
-                    self.send_response(404)
-                    self.end_headers()
+                    self.reply(404)
                     return
                 sid = match.group(2)
                 if sid not in api.events:
-                    self.answer(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+                    self.reply(404, NOT_FOUND)
                     return
                 update = {k: v[0] for k, v in body.items()}
                 api.calls[sid] = update
                 if api.loop is not None:
                     api.loop.call_soon_threadsafe(api.events[sid].set)
-                self.answer(200, {"sid": sid, "account_sid": match.group(1), "status": update.get("Status", "in-progress")})
+                status = update.get("Status", "in-progress")
+                self.reply(200, {"sid": sid, "account_sid": match.group(1), "status": status})
+
+            def do_DELETE(self):
+                match = re.match(r"^/2010-04-01/Accounts/[^/]+/Recordings/([^/]+)\.json$", self.path)
+                if not match:
+                    self.reply(404)
+                elif match.group(1) in api.recordings_failing:
+                    self.reply(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
+                elif match.group(1) not in api.recordings:
+                    self.reply(404, NOT_FOUND)
+                else:
+                    api.recordings.remove(match.group(1))
+                    api.recordings_deleted.append(match.group(1))
+                    self.reply(204)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True

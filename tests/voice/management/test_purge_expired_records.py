@@ -1,10 +1,15 @@
-"""purge_expired_records: each practice's expired records deleted, counted, audited; a dry run changes nothing."""
+"""purge_expired_records: each practice's expired records deleted, counted, audited; a dry run changes nothing.
+
+On PostgreSQL and, in `make test`'s second run, on SQLite (sqlite_too).
+"""
 
 import io
 import json
+import os
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import override_settings
 
 from bookings.models import Appointment, Patient
@@ -12,7 +17,7 @@ from calls.models import Call, ToolCall, Turn
 from tenants.models import AuditEvent
 from tests import retention
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_too]
 
 KINDS = ("recordings", "turns", "tool_calls", "summaries", "states", "patients", "appointments")
 
@@ -30,6 +35,12 @@ def practice_with_expired_records(slug: str):
 
 
 EXPECTED = {"recordings": 2, "turns": 2, "tool_calls": 1, "summaries": 1, "states": 1, "patients": 1, "appointments": 1}
+
+
+@pytest.fixture(autouse=True)
+def twilio(fake_twilio):
+    """No purge here reaches the real Twilio."""
+    return fake_twilio
 
 
 def snapshot() -> dict:
@@ -57,15 +68,18 @@ def counts_line(output: str, slug: str) -> dict[str, int]:
     return {kind: int(n) for kind, n in (pair.rsplit(" ", 1) for pair in pairs)}
 
 
-def test_dry_run_prints_what_a_real_run_deletes_and_changes_nothing():
+def test_dry_run_prints_what_a_real_run_deletes_and_changes_nothing(twilio):
     practice_with_expired_records("smile")
+    held = retention.twilio_holds(twilio, Call.objects.all())
     before = snapshot()
     dry = purge("--dry-run")
     assert snapshot() == before
+    assert twilio.recordings_deleted == []  # nor at Twilio
     assert "smile: would purge" in dry and "Dry run: nothing was changed." in dry
     real = purge()
     assert counts_line(dry, "smile") == counts_line(real, "smile") == EXPECTED
     assert snapshot() != before
+    assert twilio.recordings_deleted == held[:2]  # the two calls past 30 days
     assert counts_line(purge("--dry-run"), "smile") == dict.fromkeys(KINDS, 0)  # nothing left to purge
 
 
@@ -87,7 +101,7 @@ def test_a_real_run_audits_each_practice_once_with_counts_and_no_phi():
     for event in events:
         assert event.actor_type == AuditEvent.ActorType.SYSTEM and event.actor_label == "purge_expired_records"
         assert event.object_type == "tenants.Tenant" and event.object_id == str(event.tenant_id)
-        assert event.detail == {"counts": EXPECTED, "now": retention.NOW.isoformat()}
+        assert event.detail == {"counts": EXPECTED, "recordings_failed": 0, "now": retention.NOW.isoformat()}
         text = json.dumps(event.detail) + str(event)
         assert not any(phi in text for phi in ("Maria", "Garcia", "+1555", "1980", "cleaning", "Twilio", "RE"))
 
@@ -100,6 +114,22 @@ def test_tenant_limits_the_purge_to_one_practice():
     assert counts_line(output, "smile") == EXPECTED and "grin:" not in output
     assert (Turn.objects.filter(call__tenant=other).count(), Patient.objects.filter(tenant=other).count()) == other_before
     assert AuditEvent.objects.filter(action="purge").count() == 1
+
+
+def test_recordings_twilio_does_not_delete_are_reported_and_kept_and_the_purge_goes_on(twilio):
+    refusing = practice_with_expired_records("smile")
+    practice_with_expired_records("grin")
+    retention.twilio_holds(twilio, Call.objects.all())
+    twilio.recordings_failing.update(Call.objects.filter(tenant=refusing).values_list("recording_sid", flat=True))
+
+    output = purge()
+
+    assert counts_line(output, "smile") == {**EXPECTED, "recordings": 0}  # the transcripts and patients went
+    assert "smile: 2 recording(s) not deleted at Twilio; kept for the next run (see the log)." in output
+    assert counts_line(output, "grin") == EXPECTED and "grin: 2 recording" not in output
+    assert AuditEvent.objects.get(action="purge", tenant=refusing).detail["recordings_failed"] == 2
+    twilio.recordings_failing.clear()  # Twilio is back
+    assert counts_line(purge(), "smile") == {**dict.fromkeys(KINDS, 0), "recordings": 2}
 
 
 def test_batches_of_one_purge_everything():
@@ -117,3 +147,9 @@ def test_bad_input_is_a_clear_error_that_changes_nothing(args, message):
     with pytest.raises(CommandError, match=message):
         purge(*args)
     assert snapshot() == before
+
+
+def test_the_purge_runs_on_the_database_database_url_names():
+    """`make test` runs this module twice: on PostgreSQL, and with DATABASE_URL=sqlite:///... on SQLite."""
+    expected = "sqlite" if os.environ.get("DATABASE_URL", "sqlite:").startswith("sqlite:") else "postgresql"
+    assert connection.vendor == expected

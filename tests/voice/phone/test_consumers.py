@@ -22,7 +22,6 @@ from voice.phone.audio import FRAME_BYTES, FRAME_MS, frames, silence_ulaw
 from voice.phone.tts import piper as piper_tts
 from voice.phone.tts.espeak import synthesize_ulaw
 from voice.routing import websocket_urlpatterns
-from voice.simulator.twilio_api import FakeTwilioApi
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 SILENCE = silence_ulaw(FRAME_MS)
@@ -31,17 +30,10 @@ APP = URLRouter(websocket_urlpatterns)
 
 
 @pytest.fixture
-def twilio(settings):
-    fake = FakeTwilioApi(0)  # the simulator's fake of Twilio's REST Calls resource
-    try:
-        settings.TWILIO_API_BASE_URL = fake.base_url
-        settings.TWILIO_ACCOUNT_SID = "AC" + "1" * 32
-        settings.TWILIO_AUTH_TOKEN = "test-token"
-        settings.VOICE_IDLE_SECONDS = 60
-        settings.FROZEN_NOW = "2026-11-30T09:00:00-05:00"
-        yield fake
-    finally:
-        fake.close()
+def twilio(fake_twilio, settings):
+    settings.VOICE_IDLE_SECONDS = 60
+    settings.FROZEN_NOW = "2026-11-30T09:00:00-05:00"
+    return fake_twilio
 
 
 @pytest.fixture
