@@ -369,6 +369,12 @@ def calendar_link_get(*, link_id: int) -> CalendarLink | None:
     return CalendarLink.objects.select_related("tenant", "provider").filter(pk=link_id).first()
 
 
+def appointment_ids_upcoming(*, provider: Provider, now: dt.datetime) -> list[int]:
+    """The provider's booked appointments that have not ended, soonest first."""
+    return list(Appointment.objects.filter(provider=provider, status=Appointment.Status.BOOKED, end__gt=now)
+                .order_by("start").values_list("pk", flat=True))
+
+
 def calendar_link_enabled_for(*, provider_id: int) -> CalendarLink | None:
     return CalendarLink.objects.filter(provider_id=provider_id, is_enabled=True).first()
 

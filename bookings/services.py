@@ -33,6 +33,7 @@ from bookings.models import (
 )
 from bookings.selectors import (
     appointment_calendar_event,
+    appointment_ids_upcoming,
     appointments_to_remind,
     availability_calendar,
     calendar_link_enabled_for,
@@ -919,10 +920,13 @@ def calendar_link_save(
     actor: Actor,
     password: str = "",
     is_enabled: bool = True,
+    now: dt.datetime | None = None,
 ) -> CalendarLink:
     """Link the provider's calendar, or change the link; a blank password keeps the stored one.
 
-    An enabled link is read at once; a disabled one stops blocking the provider's time.
+    An enabled link is read at once; a disabled one stops blocking the provider's time. A calendar
+    newly linked, switched on or moved gets the provider's upcoming appointments written to it, not
+    only those booked from now on.
     """
     link = CalendarLink.objects.filter(provider=provider).first() or CalendarLink(tenant_id=provider.tenant_id,
                                                                                  provider=provider)
@@ -944,6 +948,11 @@ def calendar_link_save(
                      object_id=link.pk, tenant=link.tenant_id, detail={"fields": changed})
         if link.is_enabled:
             _calendar_busy_pull_on_commit(link)
+            if creating or {"is_enabled", "url"} & set(changed):
+                from bookings.tasks import appointment_calendar_push_task  # the tasks module imports this one
+
+                for appointment_id in appointment_ids_upcoming(provider=provider, now=_now(now)):
+                    transaction.on_commit(partial(appointment_calendar_push_task.delay, appointment_id), robust=True)
     return link
 
 

@@ -209,6 +209,23 @@ def test_linking_keeps_the_password_encrypted_and_audits_without_it(kit, provide
     assert CALDAV_PASSWORD not in str([e.detail for e in events])
 
 
+def test_linking_a_calendar_writes_the_providers_upcoming_appointments_to_it(
+    kit, provider_calendar, django_capture_on_commit_callbacks
+):
+    chen = kit[2]["chen"]
+    past, upcoming = book(kit, at("2026-12-01", "10:00")), book(kit, at("2026-12-02", "10:00"))
+    cancelled = book(kit, at("2026-12-03", "14:00"))
+    appointment_cancel(appointment=cancelled, actor=DESK, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar_link_save(provider=chen, url=str(provider_calendar.url), username=CALDAV_USER,
+                           password=CALDAV_PASSWORD, actor=DESK, now=at("2026-12-01", "12:00"))
+    pushed = {str(v["uid"]) for v in events_in(provider_calendar)}
+    booked_ahead = Appointment.objects.filter(provider=chen, status="booked", start__gte=at("2026-12-01", "12:00"))
+    assert pushed == {f"appointment-{a.pk}@demo.receptionist" for a in booked_ahead}
+    assert f"appointment-{upcoming.pk}@demo.receptionist" in pushed
+    assert not {f"appointment-{a.pk}@demo.receptionist" for a in (past, cancelled)} & pushed
+
+
 def test_a_feed_token_is_shown_once_stored_hashed_and_revocable(kit):
     chen = kit[2]["chen"]
     feed, token = calendar_feed_token_issue(provider=chen, actor=DESK)
