@@ -322,7 +322,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # django-axes reports every sign-in at INFO; the audit trail keeps those.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # Twilio's SDK writes a dozen lines per REST call (headers included) at INFO: a nightly purge would flood the log.
+    "loggers": {"axes": {"level": "WARNING"}, "twilio.http_client": {"level": "WARNING"}},
 }
 
 if PRODUCTION:

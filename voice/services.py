@@ -63,6 +63,9 @@ def _practice_purge(*, tenant: Tenant, now: dt.datetime, batch_size: int, dry_ru
     return PracticePurge(slug=tenant.slug, counts=counts, recordings_failed=failed)
 
 
+PURGE_BATCH_SIZE = 500  # rows per transaction: short locks, and an interrupted run keeps most of its work
+
+
 def expired_records_purge(
     *, now: dt.datetime, batch_size: int, dry_run: bool, slug: str | None = None
 ) -> list[PracticePurge]:

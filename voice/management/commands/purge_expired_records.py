@@ -4,7 +4,7 @@ run prints what it did, and the recordings Twilio did not delete, which stay for
 
 from django.core.management.base import BaseCommand, CommandError
 
-from voice.services import expired_records_purge, practice_now
+from voice.services import PURGE_BATCH_SIZE, expired_records_purge, practice_now
 
 
 class Command(BaseCommand):
@@ -13,7 +13,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--tenant", metavar="SLUG", help="Only this practice (default: every practice).")
         parser.add_argument("--dry-run", action="store_true", help="Print what would be deleted; change nothing.")
-        parser.add_argument("--batch-size", type=int, default=500, help="Rows per transaction (default: 500).")
+        parser.add_argument("--batch-size", type=int, default=PURGE_BATCH_SIZE,
+                            help=f"Rows per transaction (default: {PURGE_BATCH_SIZE}).")
 
     def handle(self, *args, tenant: str | None, dry_run: bool, batch_size: int, **options):
         if batch_size < 1:
