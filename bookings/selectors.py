@@ -226,6 +226,33 @@ def _window_phrase(after: dt.time | None, before: dt.time | None) -> str:
     return f"before {say_time(before)}" if before else ""
 
 
+def _in_window(slots: list[Slot], tz, after: dt.time | None, before: dt.time | None) -> list[Slot]:
+    return [
+        s for s in slots
+        if (after is None or s.start.astimezone(tz).time() >= after)
+        and (before is None or s.start.astimezone(tz).time() < before)
+    ]
+
+
+def slots_open(
+    *,
+    tenant: Tenant,
+    appointment_type: AppointmentType,
+    now: dt.datetime,
+    start_date: dt.date,
+    end_date: dt.date,
+    provider: Provider | None = None,
+    after: dt.time | None = None,
+    before: dt.time | None = None,
+) -> list[Slot]:
+    """Every open time from `start_date` to `end_date` (inclusive), practice-local, as the receptionist offers them."""
+    calendar = availability_calendar(tenant=tenant, start_date=start_date, end_date=end_date,
+                                     role=appointment_type.role)
+    slots = distinct_times(open_slots(calendar, type_info(appointment_type), start_date=start_date, end_date=end_date,
+                                      now=now, provider_id=provider.id if provider else None))
+    return _in_window(slots, tenant.tzinfo, after, before)
+
+
 def slots_find(
     *,
     tenant: Tenant,
@@ -254,11 +281,7 @@ def slots_find(
     slots = distinct_times(
         open_slots(calendar, info, start_date=first_day, end_date=last_day, now=now, provider_id=provider_id)
     )
-    in_window = [
-        s for s in slots
-        if (after is None or s.start.astimezone(tz).time() >= after)
-        and (before is None or s.start.astimezone(tz).time() < before)
-    ]
+    in_window = _in_window(slots, tz, after, before)
     if in_window:
         return SlotSearch(slots=in_window[:limit])
     requested = dt.datetime.combine(first_day, after or before or dt.time(9), tzinfo=tz)

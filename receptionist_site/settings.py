@@ -59,11 +59,14 @@ INSTALLED_APPS = [
     "django_prometheus",
     "channels",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
     "axes",
     "tenants",
     "bookings",
     "calls",
     "voice",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -210,12 +213,26 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
+# The partner API (api/): keys or staff tokens, scopes, one error shape, a rate per client.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ApiKeyAuthentication", "api.auth.StaffJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.HasScopes"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.auth.ClientThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"client": env.str("API_RATE", default="600/min")},
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ScopedAutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AI Receptionist partner API",
+    "DESCRIPTION": "Book, move and cancel a practice's appointments, find patients, read calls and messages. "
+                   "Send `Authorization: Bearer rk_...` (a practice's API key) or a staff access token from "
+                   "/api/v1/token/. Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "calls.models.Call.Status", "AppointmentStatusEnum":
+                            "bookings.models.Appointment.Status", "MessageStatusEnum": "calls.models.Message.Status"},
 }
 
 # Telephony and cloud providers. Empty keys select the offline providers.

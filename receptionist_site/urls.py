@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/webhooks/", include("calls.urls")),
     path("api/webhooks/", include(bookings_urls.webhooks)),
     path("calendars/", include(bookings_urls.calendar_feeds)),
+    path("api/v1/", include("api.urls")),
     path("metrics", health.metrics, name="prometheus-django-metrics"),
 ]

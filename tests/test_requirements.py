@@ -6,7 +6,7 @@ import re
 import sys
 from tests import ROOT
 
-LOCAL = {"receptionist_site", "tenants", "bookings", "calls", "voice", "tests", "benchmarks", "manage"}
+LOCAL = {"receptionist_site", "tenants", "bookings", "calls", "voice", "api", "tests", "benchmarks", "manage"}
 
 
 # Installed with --no-deps on top of requirements.txt (see the Makefile), so it is part of every install.
@@ -50,7 +50,7 @@ def imported_distributions(folders: list[str]) -> dict[str, str]:
 
 
 def test_the_application_imports_only_what_requirements_pin():
-    runtime = imported_distributions([".", "receptionist_site", "tenants", "bookings", "calls", "voice", "benchmarks"])
+    runtime = imported_distributions([".", "receptionist_site", "tenants", "bookings", "calls", "voice", "api", "benchmarks"])
     missing = {name: where for name, where in runtime.items() if name not in pinned("requirements.txt")}
     assert missing == {}
 
