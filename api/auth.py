@@ -11,6 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
@@ -108,6 +109,10 @@ class ClientThrottle(SimpleRateThrottle):
     """Per key (or staff user), so one partner's burst slows nobody else."""
 
     scope = "client"
+
+    def get_rate(self):
+        # Read when used, not when the class was made: API_RATE can change without a restart of the tests.
+        return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
 
     def get_cache_key(self, request, view):
         client = request.auth

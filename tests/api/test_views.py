@@ -122,3 +122,13 @@ def test_a_filter_time_the_database_could_not_compare_is_a_clear_error(partner):
     response = partner.get("/api/v1/appointments", {"start_after": "1375-09-25T02:15:41-23:06"})
     assert response.status_code == 400 and "start_after" in response.json()["error"]["details"]
     assert partner.get("/api/v1/appointments", {"start_after": "2026-12-01T00:00:00-05:00"}).status_code == 200
+
+
+def test_each_key_has_its_own_rate_and_a_throttled_one_is_told_when_to_come_back(demo, issue_key, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"client": "3/min"}}
+    busy, other = issue_key(demo, name="Busy"), issue_key(demo, name="Other")
+    assert [busy.get("/api/v1/practice").status_code for _ in range(3)] == [200, 200, 200]
+    throttled = busy.get("/api/v1/practice")
+    assert throttled.status_code == 429 and 0 < int(throttled["Retry-After"]) <= 60
+    assert throttled.json()["error"]["code"] == "throttled"
+    assert other.get("/api/v1/practice").status_code == 200
