@@ -26,6 +26,9 @@ def test_a_key_made_in_the_admin_is_shown_once_works_and_is_revoked_there(demo, 
     partner.credentials(HTTP_AUTHORIZATION=f"Bearer {shown.group(0)}")
     assert partner.get("/api/v1/practice").status_code == 200
     assert partner.get("/api/v1/appointments").status_code == 403  # not a scope it was given
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+    assert f"rk_{key.prefix}_" in client.get(reverse("admin:api_apikey_changelist")).content.decode()
 
     client.post(reverse("admin:api_apikey_changelist"), {"action": "revoke", "_selected_action": [key.pk]})
     assert partner.get("/api/v1/practice").status_code == 401
