@@ -53,7 +53,10 @@ class ApiKeyAdmin(TenantScopedAdmin):
         self.message_user(request, f"The key for {key.name}: {raw} — copy it now; it is not shown again.",
                           messages.WARNING)
 
-    @admin.action(description="Revoke the selected keys")
+    def has_revoke_permission(self, request):
+        return request.user.is_superuser or bool(writable_tenant_ids(request))
+
+    @admin.action(description="Revoke the selected keys", permissions=["revoke"])
     def revoke(self, request, queryset):
         allowed = writable_tenant_ids(request)
         for key in queryset:
