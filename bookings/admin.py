@@ -32,7 +32,7 @@ from bookings.services import (
     calendar_link_delete,
     calendar_link_save,
 )
-from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, TenantScopedMixin, writable_tenant_ids
+from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, TenantScopedMixin, writable_rows
 from tenants.services import Actor, audit_record
 
 
@@ -227,11 +227,6 @@ class AppointmentAdmin(AuditedAdminMixin, TenantScopedAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
 
-def _writable_rows(request, queryset):
-    """An action's rows in the practices where the user may write: one may see rows one may not change."""
-    return queryset if request.user.is_superuser else queryset.filter(tenant_id__in=writable_tenant_ids(request))
-
-
 class CalendarLinkForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https", label="URL",
                          help_text=CalendarLink._meta.get_field("url").help_text)
@@ -331,7 +326,7 @@ class CalendarConflictAdmin(TenantScopedAdmin):
 
     @admin.action(description="Mark resolved", permissions=["resolve"])
     def resolve(self, request, queryset):
-        count = calendar_conflicts_resolve(conflicts=_writable_rows(request, queryset), actor=Actor.from_request(request))
+        count = calendar_conflicts_resolve(conflicts=writable_rows(request, queryset), actor=Actor.from_request(request))
         self.message_user(request, f"{count} conflict(s) marked resolved.")
 
 
@@ -371,7 +366,7 @@ class CalendarFeedTokenAdmin(TenantScopedAdmin):
     @admin.action(description="Revoke (the URL stops working)", permissions=["revoke"])
     def revoke(self, request, queryset):
         actor = Actor.from_request(request)
-        feeds = list(_writable_rows(request, queryset))
+        feeds = list(writable_rows(request, queryset))
         for feed in feeds:
             calendar_feed_token_revoke(feed=feed, actor=actor)
         self.message_user(request, f"{len(feeds)} feed(s) revoked.")

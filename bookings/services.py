@@ -50,7 +50,7 @@ from tenants.crypto import phone_blind_index
 from tenants.models import Tenant
 from tenants.phones import InvalidPhoneNumber, display_phone, normalize_phone
 from tenants.selectors import practice_number
-from tenants.services import Actor, audit_record
+from tenants.services import Actor, audit_record, event_publish
 from tenants.spoken import say_time, say_when
 from tenants.twilio import sid_required
 
@@ -283,6 +283,19 @@ def _changeable(appointment: Appointment, now: dt.datetime) -> None:
         raise AppointmentNotChangeable("That appointment has already started.")
 
 
+def _appointment_event(appointment: Appointment, event_type: str, *, tenant: Tenant | None = None) -> None:
+    """Tell the practice's partners, once the change commits: ids and times only, never who the patient is."""
+    event_publish(tenant=tenant or appointment.tenant, event_type=event_type, data={
+        "appointment_id": appointment.pk,
+        "provider_id": appointment.provider_id,
+        "appointment_type_id": appointment.appointment_type_id,
+        "start": appointment.start,
+        "end": appointment.end,
+        "status": appointment.status,
+        "source": appointment.source,
+    })
+
+
 def appointment_book_check(
     *,
     tenant: Tenant,
@@ -334,6 +347,7 @@ def appointment_book(
         )
         appointment_text_queue(appointment=appointment, kind=TextMessage.Kind.BOOKED)
         _calendar_push_on_commit(appointment)
+        _appointment_event(appointment, "appointment.booked")
         return appointment
 
     try:
@@ -377,6 +391,7 @@ def appointment_reschedule(
         )
         appointment_text_queue(appointment=current, kind=TextMessage.Kind.MOVED)
         _calendar_push_on_commit(current, previous_provider_id=old["provider_id"])
+        _appointment_event(current, "appointment.rescheduled", tenant=tenant)
         return current
 
     try:
@@ -403,6 +418,7 @@ def appointment_cancel(
         )
         appointment_text_queue(appointment=current, kind=TextMessage.Kind.CANCELLED)
         _calendar_push_on_commit(current)
+        _appointment_event(current, "appointment.cancelled")
     return current
 
 

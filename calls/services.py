@@ -14,7 +14,7 @@ from calls.selectors import calls_recording_expired, calls_transcript_expired, f
 from calls.telephony import RecordingNotDeleted, recording_delete
 from tenants.batches import pk_batches
 from tenants.models import Tenant
-from tenants.services import WRITE_ROLES, Actor, actor_role_check, audit_record
+from tenants.services import WRITE_ROLES, Actor, actor_role_check, audit_record, event_publish
 from tenants.twilio import sid_required
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def call_end(
     that guess, and the end time and status Twilio reported stay.
     """
     with transaction.atomic():
-        current = Call.objects.select_for_update().get(pk=call.pk)
+        current = Call.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=call.pk)
         if current.conversation_finished:
             return current
         if current.ended_at is None:
@@ -119,6 +119,17 @@ def call_end(
         if fell_back_to_rules is not None:
             current.fell_back_to_rules = fell_back_to_rules
         current.save()
+        event_publish(tenant=current.tenant, event_type="call.completed", data={
+            "call_id": current.pk,
+            "channel": current.channel,
+            "status": current.status,
+            "outcome": current.outcome,
+            "started_at": current.started_at,
+            "ended_at": current.ended_at,
+            # Twilio's own count when its status callback came first; until then, ours.
+            "duration_seconds": current.duration_seconds if current.duration_seconds is not None
+            else round((current.ended_at - current.started_at).total_seconds()),
+        })
     return current
 
 
@@ -159,6 +170,9 @@ def message_create(
     with transaction.atomic():
         message.save()
         audit_record(actor=actor, action="create", object_type="calls.Message", object_id=message.pk, tenant=tenant)
+        # Ids only: who called, their number, what they said and for whom are the caller's words, and stay here.
+        event_publish(tenant=tenant, event_type="message.taken",
+                      data={"message_id": message.pk, "call_id": message.call_id})
     return message
 
 

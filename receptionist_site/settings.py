@@ -152,6 +152,8 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-reminders": {"task": "bookings.tasks.reminders_send_due", "schedule": 300.0},
     # Events added to providers' own calendars block their time within ten minutes.
     "calendar-sync": {"task": "bookings.tasks.calendar_sync_all", "schedule": 600.0},
+    # Webhook deliveries retry on their own; this finds one whose task was lost (a worker gone, the broker down).
+    "webhook-sweep": {"task": "tenants.tasks.webhook_deliveries_sweep", "schedule": 600.0},
 }
 # Beat keeps its last-run times out of the checkout.
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default="/tmp/receptionist-celerybeat-schedule")

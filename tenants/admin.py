@@ -5,7 +5,8 @@ foreign-key choices, list filters and object URLs are all scoped, and opening
 another practice's object answers 404 (and is audited). Superusers see all.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
@@ -17,9 +18,24 @@ from tenants.models import (
     StaffMembership,
     Tenant,
     TenantOwned,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from tenants.selectors import staff_roles_by_tenant
-from tenants.services import OWNER_ONLY_FIELDS, WRITE_ROLES, Actor, audit_record, practice_update
+from tenants.services import (
+    OWNER_ONLY_FIELDS,
+    WEBHOOK_ENDPOINT_EDITABLE,
+    WRITE_ROLES,
+    Actor,
+    audit_record,
+    practice_update,
+    webhook_delivery_retry,
+    webhook_endpoint_create,
+    webhook_endpoint_revoke,
+    webhook_endpoint_update,
+)
+from tenants.webhooks import EVENT_TYPES, SIGNATURE_HEADER
 
 
 def _memberships(request) -> dict[int, str]:
@@ -31,6 +47,11 @@ def _memberships(request) -> dict[int, str]:
 
 def writable_tenant_ids(request) -> set[int]:
     return {tenant_id for tenant_id, role in _memberships(request).items() if role in WRITE_ROLES}
+
+
+def writable_rows(request, queryset):
+    """An action's rows in the practices where the user may write: one may see rows one may not change."""
+    return queryset if request.user.is_superuser else queryset.filter(tenant_id__in=writable_tenant_ids(request))
 
 
 def _scope_related(db_field, request, kwargs) -> None:
@@ -291,3 +312,119 @@ class AuditEventAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", label="URL")
+    event_types = forms.MultipleChoiceField(
+        choices=[(name, name) for name in EVENT_TYPES], widget=forms.CheckboxSelectMultiple,
+        help_text=WebhookEndpoint._meta.get_field("event_types").help_text,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["tenant", "description", "url", "event_types"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(TenantScopedAdmin):
+    """Partners' webhook URLs. Only a practice's owner adds, changes or revokes them; the secret is shown once."""
+
+    form = WebhookEndpointForm
+    list_display = ["__str__", "url", "event_types", "is_active", "created_at", "tenant"]
+    list_filter = ["tenant", "is_active"]
+    readonly_fields = ["is_active", "created_at"]
+    actions = ["revoke"]
+
+    def _owner_tenant_ids(self, request) -> set[int]:
+        return {tenant_id for tenant_id, role in _memberships(request).items() if role == StaffMembership.Role.OWNER}
+
+    def _role_allows_write(self, request, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        owned = self._owner_tenant_ids(request)
+        return _tenant_id_of(obj) in owned if obj is not None else bool(owned)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "tenant" and not request.user.is_superuser:
+            kwargs["queryset"] = Tenant.objects.filter(pk__in=self._owner_tenant_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked instead, so its deliveries stay visible
+
+    def has_revoke_permission(self, request):
+        return self._role_allows_write(request)
+
+    def save_model(self, request, obj, form, change):
+        if not self._role_allows_write(request, obj):
+            raise PermissionDenied
+        actor = Actor.from_request(request)
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data if name in WEBHOOK_ENDPOINT_EDITABLE}
+            webhook_endpoint_update(endpoint=obj, changes=changes, actor=actor)
+            return
+        endpoint, secret = webhook_endpoint_create(tenant=obj.tenant, url=obj.url, event_types=obj.event_types,
+                                                   description=obj.description, actor=actor)
+        obj.__dict__.update(endpoint.__dict__)
+        self.message_user(request, f"The signing secret for {obj.url} is {secret} . Give it to the partner now: it "
+                                   f"is not shown again. Each POST carries a {SIGNATURE_HEADER} header made with it.",
+                          messages.WARNING)
+
+    @admin.action(description="Revoke (nothing more is sent to it)", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        actor = Actor.from_request(request)
+        if not request.user.is_superuser:
+            queryset = queryset.filter(tenant_id__in=self._owner_tenant_ids(request))
+        endpoints = list(queryset)
+        for endpoint in endpoints:
+            webhook_endpoint_revoke(endpoint=endpoint, actor=actor)
+        self.message_user(request, f"{len(endpoints)} endpoint(s) revoked.")
+
+
+class WebhookAttemptInline(TenantScopedMixin, admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["number", "at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    staff_can_edit = False
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(TenantScopedAdmin):
+    """Every event sent to a partner, with each attempt; failed ones can be sent again."""
+
+    list_display = ["created_at", "event_type", "endpoint", "status", "attempt_count", "last_status_code",
+                    "next_attempt_at", "delivered_at", "tenant"]
+    list_filter = ["status", "event_type", "tenant"]
+    list_select_related = ["endpoint"]
+    date_hierarchy = "created_at"
+    fields = ["endpoint", "event_type", "event_id", "status", "attempt_count", "last_status_code", "last_error",
+              "created_at", "queued_at", "next_attempt_at", "delivered_at", "payload", "tenant"]
+    readonly_fields = fields
+    inlines = [WebhookAttemptInline]
+    actions = ["retry_now"]
+    staff_can_edit = False
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        return request.user.is_superuser or bool(writable_tenant_ids(request))
+
+    @admin.action(description="Send again now (failed ones)", permissions=["retry"])
+    def retry_now(self, request, queryset):
+        actor = Actor.from_request(request)
+        queued = sum(webhook_delivery_retry(delivery=delivery, actor=actor)
+                     for delivery in writable_rows(request, queryset.filter(status=WebhookDelivery.Status.FAILED)))
+        self.message_user(request, f"{queued} failed delivery(ies) queued again.")

@@ -1,5 +1,7 @@
+import ipaddress
 import zoneinfo
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -7,8 +9,10 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
+from tenants.crypto import EncryptedCharField
 from tenants.spoken import WEEKDAY_NAMES
 from tenants.voice import SPEED_MAX, SPEED_MIN, PracticeVoice
+from tenants.webhooks import ERROR_LENGTH, EVENT_TYPES
 
 
 def validate_timezone(value: str) -> None:
@@ -307,3 +311,108 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit trail is append-only.")
+
+
+def validate_webhook_url(value: str) -> None:
+    """https in production, to a public host: the body is signed, not encrypted, and the POST leaves from our network.
+
+    Plain http is allowed in development and tests, for a receiver on the same machine. A host name is not
+    resolved here: one that resolves to a private address is still posted to.
+    """
+    parts = urlsplit(value)
+    if not settings.PRODUCTION:
+        if parts.scheme not in {"http", "https"}:
+            raise ValidationError("A webhook URL starts with https:// (or http:// outside production).")
+        return
+    if parts.scheme != "https":
+        raise ValidationError("A webhook URL starts with https://.")
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if host == "localhost" or host.endswith(".localhost"):
+            raise ValidationError("A webhook URL points at a public host, not this server.") from None
+        return
+    if not address.is_global:
+        raise ValidationError("A webhook URL points at a public host, not a private or local address.")
+
+
+def validate_event_types(value) -> None:
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+        raise ValidationError("Choose at least one event.")
+    unknown = sorted(set(value) - set(EVENT_TYPES))
+    if unknown:
+        raise ValidationError(f"Unknown event(s): {', '.join(unknown)}. The events are {', '.join(EVENT_TYPES)}.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each event is listed once.")
+
+
+class WebhookEndpoint(TenantOwned):
+    """Where a partner wants to hear about the practice's events, and the secret their POSTs are signed with."""
+
+    description = models.CharField(max_length=200, blank=True, help_text="Whose endpoint this is, for staff.")
+    url = models.URLField("URL", max_length=500, validators=[validate_webhook_url])
+    event_types = models.JSONField(default=list, validators=[validate_event_types],
+                                   help_text="The events POSTed to the URL.")
+    # Shown once when the endpoint is made; the signing needs it in clear, so it is encrypted, not hashed.
+    secret = EncryptedCharField(max_length=100, editable=False)
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "url"]
+        indexes = [models.Index(fields=["tenant", "is_active"])]
+
+    def __str__(self):
+        return self.description or self.url
+
+
+class WebhookDelivery(TenantOwned):
+    """One event for one endpoint, tried until it is delivered or given up on; its attempts are WebhookAttempt rows."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=50, choices=[(name, name) for name in EVENT_TYPES])
+    event_id = models.UUIDField()
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=ERROR_LENGTH, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When it was queued: made, or sent again from the admin; each gets a fresh round of attempts.
+    queued_at = models.DateTimeField()
+    # While pending: when the next attempt is due (or, during one, when it will have finished).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_unique_event")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id} ({self.get_status_display()})"
+
+
+class WebhookAttempt(TenantOwned):
+    """One POST of a delivery and what came of it."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=ERROR_LENGTH, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_unique_number")]
+
+    def __str__(self):
+        return f"Attempt {self.number} at {self.at:%Y-%m-%d %H:%M:%S}"

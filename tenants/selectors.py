@@ -2,8 +2,17 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
 
-from tenants.models import BusinessHours, Closure, PhoneNumber, StaffMembership, Tenant
+from tenants.models import (
+    BusinessHours,
+    Closure,
+    PhoneNumber,
+    StaffMembership,
+    Tenant,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 Intervals = list[tuple[dt.time, dt.time]]
 
@@ -86,3 +95,14 @@ def practices(*, slug: str | None = None) -> list[Tenant]:
     """Every practice, active or not, in slug order; with `slug`, only that one (or none)."""
     tenants = Tenant.objects.order_by("slug")
     return list(tenants.filter(slug=slug) if slug is not None else tenants)
+
+
+def webhook_endpoint_ids_subscribed(*, tenant: Tenant | int, event_type: str) -> list[int]:
+    """The practice's active endpoints that want `event_type`: one indexed query, and no secret decrypted."""
+    rows = WebhookEndpoint.objects.for_tenant(tenant).filter(is_active=True).values_list("pk", "event_types")
+    return [pk for pk, event_types in rows if event_type in event_types]
+
+
+def webhook_deliveries_stalled(*, since: dt.datetime) -> QuerySet[WebhookDelivery]:
+    """Pending deliveries whose next attempt was due before `since` and has not happened: their task was lost."""
+    return WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lt=since)

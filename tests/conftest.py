@@ -127,3 +127,13 @@ def _tasks_inline_unless_a_worker_runs(request, settings):
     # With REDIS_URL set, a task queued by a test without a worker would wait in Redis for the next
     # test that starts one, and run there against rows that test never made.
     settings.CELERY_TASK_ALWAYS_EAGER = "celery_worker" not in request.fixturenames
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A partner's endpoint on 127.0.0.1 that records each webhook (tests.receivers.WebhookReceiver)."""
+    from tests.receivers import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()
