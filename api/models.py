@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from tenants.crypto import EncryptedTextField
 from tenants.models import TenantOwned
 
 
@@ -49,7 +50,8 @@ class IdempotentRequest(models.Model):
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True)
-    response = models.JSONField(null=True)
+    # JSON of the answer; encrypted, since an answer can name a patient.
+    response = EncryptedTextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -103,9 +103,12 @@ def idempotent_request_begin(
 
 
 def idempotent_request_finish(*, tenant: Tenant, client: str, key: str, status_code: int, response) -> None:
-    """Keep the answer for retries; a server error frees the key so a retry runs again."""
+    """Keep the answer (JSON-ready data) for retries; a server error frees the key so a retry runs again."""
     rows = IdempotentRequest.objects.filter(tenant=tenant, client=client, key=key)
     if status_code >= 500:
         rows.delete()
-    else:
-        rows.update(status_code=status_code, response=response)
+        return
+    row = rows.first()
+    if row is not None:  # saved, not updated in bulk: the field encrypts on save
+        row.status_code, row.response = status_code, json.dumps(response, default=str)
+        row.save(update_fields=["status_code", "response"])

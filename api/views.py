@@ -80,7 +80,8 @@ class ApiView(GenericAPIView):
                                            method=self.request.method, path=self.request.path,
                                            body=self.request.body)
         if earlier is not None:
-            response = Response(earlier.response, status=earlier.status_code)
+            response = Response(json.loads(earlier.response) if earlier.response else None,
+                                status=earlier.status_code)
             response["Idempotent-Replayed"] = "true"
             return response
         status_code, data = 500, None
@@ -89,7 +90,7 @@ class ApiView(GenericAPIView):
                 response = answer()
             except Exception as error:  # a refusal (409, 422...) is the answer retries get too
                 response = self.handle_exception(error)
-            status_code, data = response.status_code, json.loads(json.dumps(response.data, default=str))
+            status_code, data = response.status_code, response.data
             return response
         finally:
             idempotent_request_finish(tenant=self.tenant, client=self.client.client_id, key=key,

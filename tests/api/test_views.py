@@ -132,3 +132,16 @@ def test_each_key_has_its_own_rate_and_a_throttled_one_is_told_when_to_come_back
     assert throttled.status_code == 429 and 0 < int(throttled["Retry-After"]) <= 60
     assert throttled.json()["error"]["code"] == "throttled"
     assert other.get("/api/v1/practice").status_code == 200
+
+
+def test_a_kept_answer_that_names_a_patient_is_encrypted_at_rest(demo, partner):
+    created = partner.post("/api/v1/patients", {"first_name": "Zelda", "last_name": "Quill", "phone": "555 333 0009"},
+                           format="json", HTTP_IDEMPOTENCY_KEY="patient-1")
+    assert created.status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT response FROM api_idempotentrequest")
+        stored = cursor.fetchone()[0]
+    assert "Zelda" not in stored and "Quill" not in stored
+    again = partner.post("/api/v1/patients", {"first_name": "Zelda", "last_name": "Quill", "phone": "555 333 0009"},
+                         format="json", HTTP_IDEMPOTENCY_KEY="patient-1")
+    assert again.json() == created.json() and Patient.objects.filter(tenant=demo).count() == 5
