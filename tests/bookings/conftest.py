@@ -1,3 +1,4 @@
+import datetime as dt
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -5,6 +6,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import caldav
 import pytest
 
+from bookings.models import AppointmentType, Provider
+from bookings.services import patient_create
+from tenants.services import Actor
 from tests.bookings.calendar_helpers import CALDAV_PASSWORD, CALDAV_USER
 from tests.servers import radicale
 
@@ -58,3 +62,13 @@ def texting_twilio(fake_twilio, settings):
     settings.SMS_BACKEND = "bookings.sms.twilio.TwilioBackend"
     settings.PUBLIC_BASE_URL = "https://receptionist.example.com"
     return fake_twilio
+
+
+@pytest.fixture
+def kit(demo):
+    """The demo practice, its appointment types and providers by key, and a new patient, Emma Wilson."""
+    types = {t.key: t for t in AppointmentType.objects.filter(tenant=demo)}
+    providers = {p.key: p for p in Provider.objects.filter(tenant=demo)}
+    emma = patient_create(tenant=demo, first_name="Emma", last_name="Wilson", date_of_birth=dt.date(1990, 6, 5),
+                          phone="555 222 0001", actor=Actor.system("test setup"))
+    return demo, types, providers, emma

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bookings.calendars import CalendarUnavailable
-from bookings.models import Appointment, AppointmentType, BusyBlock, CalendarConflict, CalendarLink, Provider
+from bookings.models import Appointment, BusyBlock, CalendarConflict, CalendarLink
 from bookings.selectors import calendar_feed_by_token, slots_find
 from bookings.services import (
     appointment_book,
@@ -20,7 +20,6 @@ from bookings.services import (
     calendar_feed_token_issue,
     calendar_feed_token_revoke,
     calendar_link_save,
-    patient_create,
 )
 from tenants.models import AuditEvent
 from tenants.services import Actor
@@ -36,14 +35,6 @@ DESK = Actor(type="system", label="front desk")
 def at(day: str, hhmm: str) -> dt.datetime:
     return dt.datetime.fromisoformat(f"{day}T{hhmm}:00-05:00")
 
-
-@pytest.fixture
-def kit(demo):
-    types = {t.key: t for t in AppointmentType.objects.filter(tenant=demo)}
-    providers = {p.key: p for p in Provider.objects.filter(tenant=demo)}
-    emma = patient_create(tenant=demo, first_name="Emma", last_name="Wilson", date_of_birth=dt.date(1990, 6, 5),
-                          phone="555 222 0001", actor=DESK, now=NOW)
-    return demo, types, providers, emma
 
 
 def book(kit, when, type_key="cleaning", provider_key="chen"):

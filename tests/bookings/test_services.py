@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from bookings.models import Appointment, AppointmentType, Patient, Provider
+from bookings.models import Appointment, Patient
 from bookings.selectors import (
     patient_appointments_upcoming,
     patient_find_by_name_and_dob,
@@ -40,16 +40,6 @@ PHONE_CALL = Actor(type="agent", label="call 1")
 def at(day: str, hhmm: str) -> dt.datetime:
     return dt.datetime.fromisoformat(f"{day}T{hhmm}:00-05:00")
 
-
-@pytest.fixture
-def kit(demo):
-    types = {t.key: t for t in AppointmentType.objects.filter(tenant=demo)}
-    providers = {p.key: p for p in Provider.objects.filter(tenant=demo)}
-    emma = patient_create(
-        tenant=demo, first_name="Emma", last_name="Wilson", date_of_birth=dt.date(1990, 6, 5),
-        phone="555 222 0001", actor=PHONE_CALL, now=NOW,
-    )
-    return demo, types, providers, emma
 
 
 def book(kit, type_key, when, provider_key=None, patient=None):
