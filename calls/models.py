@@ -54,6 +54,9 @@ class Call(TenantOwned):
     recording_sid = models.CharField(max_length=64, blank=True)
     recording_url = EncryptedCharField(max_length=500, blank=True)
     recording_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Placed by a staff member from the browser ("Talk to your receptionist"), not by a caller:
+    # kept and reviewed like any call, left out of the practice's figures.
+    is_test = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -78,6 +81,8 @@ class Turn(models.Model):
     index = models.PositiveIntegerField()
     speaker = models.CharField(max_length=10, choices=Speaker.choices)
     text = EncryptedTextField()
+    # The rest of an agent's reply that the caller never heard: they spoke over it.
+    unheard = EncryptedTextField(blank=True)
     at = models.DateTimeField(auto_now_add=True)
     # Where the time went in a phone turn (ms): end-of-turn wait, transcript, engine, audio.
     latency = models.JSONField(default=dict, blank=True)

@@ -50,7 +50,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django admin, with the staff portal's site (portal/sites.py) as admin.site.
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "calls",
     "voice",
     "api",
+    "portal",
 ]
 
 MIDDLEWARE = [

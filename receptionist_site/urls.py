@@ -4,9 +4,6 @@ from django.urls import include, path
 from bookings import urls as bookings_urls
 from receptionist_site import health
 
-admin.site.site_header = "AI Receptionist"
-admin.site.site_title = "AI Receptionist"
-
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/detailed", health.health_detailed, name="health-detailed"),
