@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import logging
+import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,9 +12,10 @@ from django.utils import timezone
 
 from calls.models import Call, Message, ToolCall, Turn
 from calls.selectors import calls_recording_expired, calls_transcript_expired, filled
-from calls.telephony import RecordingNotDeleted, recording_delete
+from calls.telephony import TOKEN_MAX_AGE_SECONDS, RecordingNotDeleted, recording_delete
 from tenants.batches import pk_batches
 from tenants.models import Tenant
+from tenants.phones import InvalidPhoneNumber, normalize_phone
 from tenants.services import WRITE_ROLES, Actor, actor_role_check, audit_record, event_publish
 from tenants.twilio import sid_required
 
@@ -305,3 +307,39 @@ def call_records_purge(*, tenant: Tenant, now: dt.datetime, batch_size: int = 50
             counts["summaries"] += calls.filter(filled("summary")).update(summary="")
             counts["states"] += calls.filter(filled("state")).update(state="")
     return counts
+
+
+class BrowserCallRefused(Exception):
+    """A test call from the browser was refused: a role that may not act for the practice, a bad caller ID."""
+
+
+BROWSER_CALL_SID_PREFIX = "BR"  # never a Twilio SID (those start with CA), so no Twilio callback can match one
+
+
+def browser_call_start(*, tenant: Tenant, actor: Actor, caller_number: str = "") -> Call:
+    """A test call a staff member places from the browser to hear their receptionist.
+
+    It is a real call to the practice's receptionist: it books real appointments, so only roles that may
+    write for the practice may place one. `caller_number` is the caller ID it presents, to call as a patient.
+    """
+    actor_role_check(actor=actor, tenant=tenant, roles=WRITE_ROLES, doing="place test calls")
+    if caller_number:
+        try:
+            caller_number = normalize_phone(caller_number)
+        except InvalidPhoneNumber:
+            raise BrowserCallRefused(f"{caller_number} is not a phone number the receptionist could see.") from None
+    now = timezone.now()
+    with transaction.atomic():
+        # A test call whose page closed before its stream connected never will (its token has expired by
+        # now); ended here, it does not stay "in progress" in the call list.
+        Call.objects.filter(
+            tenant=tenant, is_test=True, stream_sid="", ended_at__isnull=True,
+            started_at__lt=now - dt.timedelta(seconds=TOKEN_MAX_AGE_SECONDS),
+        ).update(ended_at=now, status=Call.Status.FAILED, outcome=Call.Outcome.ABANDONED)
+        call = Call.objects.create(
+            tenant=tenant, channel=Call.Channel.PHONE, is_test=True, caller_number=caller_number,
+            call_sid=f"{BROWSER_CALL_SID_PREFIX}{uuid.uuid4().hex}",
+        )
+        audit_record(actor=actor, action="test_call", object_type="calls.Call", object_id=call.pk, tenant=tenant,
+                     detail={"as_caller": bool(caller_number)})
+    return call

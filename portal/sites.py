@@ -1,9 +1,22 @@
 """The admin site staff sign in to: the models' pages, plus the practice's dashboard and staff pages."""
 
+from functools import partial
+
 from django.contrib import admin
+from django.urls import path
+
+from portal import test_call
 
 
 class PracticeAdminSite(admin.AdminSite):
     site_header = "AI Receptionist"
     site_title = "AI Receptionist"
     index_title = "Your practice"
+    site_url = None  # the admin is the whole site: no "View site" link to a page that does not exist
+
+    def get_urls(self):
+        pages = [
+            path("test-call/", self.admin_view(partial(test_call.page, site=self)), name="test_call"),
+            path("test-call/start/", self.admin_view(test_call.start), name="test_call_start"),
+        ]
+        return pages + super().get_urls()

@@ -3,6 +3,8 @@
 Twilio's upgrade carries no Origin header, so this route sits outside
 AllowedHostsOriginValidator; it is authenticated by the signed token our
 incoming-call webhook put in the <Stream>'s parameters, checked on `start`.
+A staff member's test call from the browser (portal's "Talk to your
+receptionist") speaks the same protocol with a token the portal issued.
 Bad input is logged and ignored, or closes the socket with a specific code;
 the call record always ends consistent. A call takes one stream, a socket
 must send a valid `start` within VOICE_STREAM_START_SECONDS, and after it
@@ -25,7 +27,6 @@ from calls.models import Call
 from calls.services import CallAlreadyEnded, CallNotFound, StreamAlreadyAttached, call_fallback_record, call_stream_attach
 from calls.telephony import call_hang_up, call_transfer, stream_token_valid
 from tenants.models import Tenant
-from tenants.voice import PracticeVoice
 from voice.conversation.session import Conversation
 from voice.conversation.vocabulary import vocabulary_for
 from voice.frames import Audio, Interrupt, Mark, ToPhone
@@ -41,6 +42,7 @@ MAX_MESSAGE_CHARS = 64 * 1024
 # The only audio Twilio's bidirectional streams carry, and the only audio the loop decodes.
 MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE, "channels": 1}
 CLOSE_NORMAL = 1000
+CLOSE_TRANSFERRED = 4303  # a browser test call the receptionist transferred: the page says so
 CLOSE_BAD_START = 4400
 CLOSE_BAD_TOKEN = 4401
 CLOSE_UNKNOWN_CALL = 4404
@@ -71,10 +73,24 @@ class TwilioTelephony(Telephony):
             logger.exception("could not transfer call %s", self.call_sid)
 
 
-def _attach_call(call_id: int, call_sid: str, stream_sid: str) -> tuple[Conversation, object, PracticeVoice]:
+class BrowserTelephony(Telephony):
+    """A staff member's test call from the browser: no phone call to end or redirect, so the stream ends,
+    as Twilio's would once the call ended or left for the front desk."""
+
+    def __init__(self, close):
+        self.close = close
+
+    async def hang_up(self) -> None:
+        await self.close(code=CLOSE_NORMAL)
+
+    async def transfer(self, number: str) -> None:
+        await self.close(code=CLOSE_TRANSFERRED)
+
+
+def _attach_call(call_id: int, call_sid: str, stream_sid: str) -> tuple[Call, Conversation, object]:
     call = call_stream_attach(call_id=call_id, call_sid=call_sid, stream_sid=stream_sid)
     conversation = Conversation.start(tenant=call.tenant, channel=Call.Channel.PHONE, call=call)
-    return conversation, _vocabulary(call.tenant, conversation), call.tenant.voice
+    return call, conversation, _vocabulary(call.tenant, conversation)
 
 
 def _vocabulary(tenant: Tenant, conversation: Conversation):
@@ -172,7 +188,7 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
             return
         self.start_deadline.cancel()
         try:
-            conversation, vocabulary, voice = await database_sync_to_async(_attach_call)(self.call_id, call_sid, stream_sid)
+            call, conversation, vocabulary = await database_sync_to_async(_attach_call)(self.call_id, call_sid, stream_sid)
         except CallNotFound:
             await self._end(CLOSE_UNKNOWN_CALL)
             return
@@ -188,10 +204,10 @@ class MediaStreamConsumer(AsyncWebsocketConsumer):
         self.phone = PhoneCall(
             conversation=conversation,
             stt=stt,
-            tts=tts_build(voice=voice, on_switch=self._tts_switched),
+            tts=tts_build(voice=call.tenant.voice, on_switch=self._tts_switched),
             vad=vad_class()(),
             send=self.send_frame,
-            telephony=TwilioTelephony(call_sid),
+            telephony=BrowserTelephony(self.close) if call.is_test else TwilioTelephony(call_sid),
             end_of_turn_ms=settings.VOICE_END_OF_TURN_MS,
             answer_ms=settings.VOICE_END_OF_ANSWER_MS,
             mid_sentence_ms=settings.VOICE_MID_SENTENCE_MS,

@@ -13,11 +13,13 @@ from django.core.management import call_command
 
 from bookings.models import Appointment
 from calls.models import Call, Turn
-from calls.services import call_from_incoming
+from calls.services import browser_call_start, call_from_incoming
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
+from tenants.services import Actor
 from tests.fakes.deepgram_api import FakeDeepgram
 from tests.fakes.elevenlabs_api import CHUNK, FakeElevenLabs, Reply
+from voice.phone.consumers import CLOSE_TRANSFERRED
 from voice.phone.audio import FRAME_BYTES, FRAME_MS, frames, silence_ulaw
 from voice.phone.tts import piper as piper_tts
 from voice.phone.tts.espeak import synthesize_ulaw
@@ -372,3 +374,38 @@ async def test_with_deepgram_and_elevenlabs_a_caller_books_by_phone(call, twilio
     spoken = [request.body["text"] for request in voice.requests]
     assert {request.voice_id for request in voice.requests} == {"practiceVoice1"}
     assert len(spoken) >= len(agent) and all(any(sentence in text for text in agent) for sentence in spoken)
+
+
+@pytest.fixture
+def browser_call(twilio):
+    call_command("seed_demo", stdout=io.StringIO())
+    tenant = Tenant.objects.get(slug="demo")
+    return browser_call_start(tenant=tenant, actor=Actor.system("test"), caller_number="+15551110001")
+
+
+async def test_a_test_call_from_the_browser_hangs_up_by_ending_its_stream(browser_call, twilio):
+    c = await open_stream(browser_call)
+    await c.send_json_to(start_message(browser_call))
+    await until_mark(c)
+    await until_mark(c)
+    await say(c, "No, that's all. Thank you, bye.")
+    await until_mark(c)  # the goodbye has played: there is no phone call to hang up, the stream ends instead
+    assert await close_code(c) == 1000
+    await c.disconnect()  # what the server tells the consumer once the socket has closed
+    assert twilio.calls == {}
+    record = await database_sync_to_async(Call.objects.get)(pk=browser_call.pk)
+    assert record.is_test and record.ended_at is not None and record.outcome == "answered"
+
+
+async def test_a_test_call_from_the_browser_transferred_ends_its_stream_saying_so(browser_call, twilio):
+    c = await open_stream(browser_call)
+    await c.send_json_to(start_message(browser_call))
+    await until_mark(c)
+    await until_mark(c)
+    await c.send_json_to({"event": "dtmf", "sequenceNumber": "5", "streamSid": STREAM, "dtmf": {"track": "inbound_track", "digit": "0"}})
+    await until_mark(c)
+    assert await close_code(c) == CLOSE_TRANSFERRED
+    await c.disconnect()
+    assert twilio.calls == {}
+    record = await database_sync_to_async(Call.objects.get)(pk=browser_call.pk)
+    assert record.outcome == "transferred" and record.ended_at is not None
