@@ -321,8 +321,8 @@ class TenantAdmin(TenantScopedAdmin):
         })
 
     def get_urls(self):
-        hours = path("<path:object_id>/hours/", self.admin_site.admin_view(self.hours_view), name="tenants_tenant_hours")
-        return [hours, *super().get_urls()]
+        hours_page = path("<path:object_id>/hours/", self.admin_site.admin_view(self.hours_view), name="tenants_tenant_hours")
+        return [hours_page, *super().get_urls()]
 
     def hours_view(self, request, object_id):
         """The week grid and the closures: staff who may write edit them, viewers read them, others get a 404."""
