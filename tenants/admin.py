@@ -5,15 +5,22 @@ foreign-key choices, list filters and object URLs are all scoped, and opening
 another practice's object answers 404 (and is audited). Superusers see all.
 """
 
+import dataclasses
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, SuspiciousOperation, ValidationError
+from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 
+from tenants import hours
 from tenants.models import (
     AuditEvent,
-    BusinessHours,
-    Closure,
     PhoneNumber,
     StaffMembership,
     Tenant,
@@ -22,19 +29,25 @@ from tenants.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from tenants.selectors import staff_roles_by_tenant
+from tenants.selectors import business_hours_week, closures_upcoming, staff_roles_by_tenant
 from tenants.services import (
     OWNER_ONLY_FIELDS,
     WEBHOOK_ENDPOINT_EDITABLE,
     WRITE_ROLES,
     Actor,
+    ClosureInvalid,
+    HoursInvalid,
     audit_record,
+    business_hours_replace,
+    closure_add,
+    closure_remove,
     practice_update,
     webhook_delivery_retry,
     webhook_endpoint_create,
     webhook_endpoint_revoke,
     webhook_endpoint_update,
 )
+from tenants.spoken import say_date, say_week
 from tenants.webhooks import EVENT_TYPES, SIGNATURE_HEADER
 
 
@@ -238,14 +251,33 @@ class AuditedAdminMixin:
         super().delete_queryset(request, queryset)
 
 
-class BusinessHoursInline(TenantScopedMixin, admin.TabularInline):
-    model = BusinessHours
-    extra = 0
+def _closure_date(text: str) -> dt.date:
+    if not text:
+        raise ClosureInvalid("Pick the day the practice is closed.", field="date")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ClosureInvalid(f"“{text}” is not a date; pick one from the calendar.", field="date") from None
 
 
-class ClosureInline(TenantScopedMixin, admin.TabularInline):
-    model = Closure
-    extra = 0
+def _closure_id(text: str | None) -> int:
+    try:
+        return int(text or "")
+    except ValueError:
+        raise SuspiciousOperation("A closure id is a number.") from None
+
+
+HOURS_SUMMARY_CLOSURES = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class HoursPage:
+    """What the hours page shows in its forms: the saved values, or what was typed and why it was refused."""
+
+    typed: dict[int, hours.Typed]
+    problems: dict[int, list[str]] = dataclasses.field(default_factory=dict)
+    closure_typed: dict[str, str] = dataclasses.field(default_factory=dict)
+    closure_problem: ClosureInvalid | None = None
 
 
 VOICE_FIELDS = ["voice_id", "voice_model", "voice_speed"]
@@ -257,21 +289,112 @@ VOICE_HELP = ("The cloud voice (ElevenLabs) callers hear when the server uses it
 class TenantAdmin(TenantScopedAdmin):
     list_display = ["name", "slug", "timezone", "is_active"]
     search_fields = ["name", "slug"]
-    inlines = [BusinessHoursInline, ClosureInline]
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj is not None else {"slug": ["name"]}
 
     def get_fieldsets(self, request, obj=None):
         # The voice fields together, below the rest, with what blank means; every other field as Django lists it.
-        others = [name for name in self.get_fields(request, obj) if name not in VOICE_FIELDS]
-        return [(None, {"fields": others}), ("Voice", {"fields": VOICE_FIELDS, "description": VOICE_HELP})]
+        others = [name for name in self.get_fields(request, obj) if name not in [*VOICE_FIELDS, "hours_and_closures"]]
+        fieldsets = [(None, {"fields": others}), ("Voice", {"fields": VOICE_FIELDS, "description": VOICE_HELP})]
+        if obj is not None:
+            fieldsets.append(("Hours and closures", {"fields": ["hours_and_closures"]}))
+        return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly.append("hours_and_closures")
         if obj is not None and not request.user.is_superuser and _memberships(request).get(obj.pk) != StaffMembership.Role.OWNER:
             readonly += sorted(OWNER_ONLY_FIELDS)
         return readonly
+
+    # The hours are edited on their own page (hours_view), one way only; the practice's page says what they are.
+    @admin.display(description="Hours and closures")
+    def hours_and_closures(self, obj):
+        upcoming = closures_upcoming(tenant=obj, today=timezone.localdate(timezone=obj.tzinfo))
+        return render_to_string("admin/tenants/tenant/hours_summary.html", {
+            "week": say_week(business_hours_week(tenant=obj)),
+            "closures": upcoming[:HOURS_SUMMARY_CLOSURES],
+            "more_closures": max(len(upcoming) - HOURS_SUMMARY_CLOSURES, 0),
+            "url": reverse(f"{self.admin_site.name}:tenants_tenant_hours", args=[obj.pk]),
+        })
+
+    def get_urls(self):
+        hours_page = path("<path:object_id>/hours/", self.admin_site.admin_view(self.hours_view), name="tenants_tenant_hours")
+        return [hours_page, *super().get_urls()]
+
+    def hours_view(self, request, object_id):
+        """The week grid and the closures: staff who may write edit them, viewers read them, others get a 404."""
+        tenant = self.get_object(request, unquote(object_id))
+        if not self.has_view_permission(request, tenant):
+            raise PermissionDenied
+        can_edit = self.has_change_permission(request, tenant)
+        page = HoursPage(typed=hours.typed_from_week(business_hours_week(tenant=tenant)))
+        if request.method == "POST":
+            if not can_edit:
+                raise PermissionDenied
+            save = {"hours": self._hours_save, "closure_add": self._closure_add,
+                    "closure_remove": self._closure_remove}.get(request.POST.get("action", ""))
+            if save is None:
+                return HttpResponseBadRequest("Unknown action.")
+            refused = save(request, tenant, page)
+            if refused is None:
+                return HttpResponseRedirect(request.path)
+            page = refused
+        today = timezone.localdate(timezone=tenant.tzinfo)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Hours and closures",
+            "subtitle": tenant.name,
+            "opts": self.model._meta,
+            "original": tenant,
+            "can_edit": can_edit,
+            "days": hours.grid(page.typed, page.problems),
+            "problems": page.problems,
+            "closures": closures_upcoming(tenant=tenant, today=today),
+            "today": today,
+            "closure_typed": page.closure_typed,
+            "closure_problem": page.closure_problem,
+        }
+        # The form again with what was typed: a 400 says so to anything but the person reading it.
+        status = 400 if page.problems or page.closure_problem else 200
+        return TemplateResponse(request, "admin/tenants/tenant/hours.html", context, status=status)
+
+    # Each saves one form of the hours page: None once saved (the page redirects), else the page with what was wrong.
+
+    def _hours_save(self, request, tenant, page: HoursPage) -> HoursPage | None:
+        posted = hours.week_from_fields(request.POST)
+        # Values that are no time are left out of `week`; its other days are still checked, to name every problem at once.
+        problems = hours.problems_merge(posted.problems, hours.week_problems(posted.week))
+        if not problems:
+            try:
+                changed = business_hours_replace(tenant=tenant, week=posted.week, actor=Actor.from_request(request))
+            except HoursInvalid as invalid:
+                problems = invalid.problems
+            else:
+                self.message_user(request, "Hours saved; callers hear them from the next call." if changed
+                                  else "The hours were already these; nothing changed.")
+                return None
+        return dataclasses.replace(page, typed=posted.typed, problems=problems)
+
+    def _closure_add(self, request, tenant, page: HoursPage) -> HoursPage | None:
+        typed = {"date": request.POST.get("closure-date", "").strip(), "reason": request.POST.get("closure-reason", "")}
+        try:
+            closure = closure_add(tenant=tenant, date=_closure_date(typed["date"]), reason=typed["reason"],
+                                  actor=Actor.from_request(request))
+        except ClosureInvalid as invalid:
+            return dataclasses.replace(page, closure_typed=typed, closure_problem=invalid)
+        self.message_user(request, f"Closed on {say_date(closure.date)}: {closure.reason}. "
+                                   f"Callers hear it from the next call.")
+        return None
+
+    def _closure_remove(self, request, tenant, page: HoursPage) -> None:
+        removed = closure_remove(tenant=tenant, closure_id=_closure_id(request.POST.get("closure")),
+                                 actor=Actor.from_request(request))
+        self.message_user(request, f"Open again on {say_date(removed.date)} ({removed.reason} removed)."
+                          if removed else "That closure was already removed.")
+        return None
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from tenants.hours import Intervals
 from tenants.models import (
     BusinessHours,
     Closure,
@@ -13,8 +14,6 @@ from tenants.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-
-Intervals = list[tuple[dt.time, dt.time]]
 
 
 def tenant_by_slug(*, slug: str) -> Tenant | None:
@@ -72,13 +71,24 @@ class PracticeFacts:
         return self.week.get(day.weekday(), []), ""
 
 
-def practice_facts(*, tenant: Tenant, today: dt.date) -> PracticeFacts:
+def business_hours_week(*, tenant: Tenant) -> dict[int, Intervals]:
+    """weekday (Monday = 0) -> its opening intervals in order; a closed day is missing."""
     week: dict[int, Intervals] = {}
     for weekday, opens, closes in BusinessHours.objects.for_tenant(tenant).order_by("weekday", "opens").values_list(
         "weekday", "opens", "closes"
     ):
         week.setdefault(weekday, []).append((opens, closes))
-    closures = dict(Closure.objects.for_tenant(tenant).filter(date__gte=today).order_by("date").values_list("date", "reason"))
+    return week
+
+
+def closures_upcoming(*, tenant: Tenant, today: dt.date) -> list[Closure]:
+    """The practice's closures from `today` (practice-local) on, soonest first."""
+    return list(Closure.objects.for_tenant(tenant).filter(date__gte=today).order_by("date"))
+
+
+def practice_facts(*, tenant: Tenant, today: dt.date) -> PracticeFacts:
+    week = business_hours_week(tenant=tenant)
+    closures = {closure.date: closure.reason for closure in closures_upcoming(tenant=tenant, today=today)}
     return PracticeFacts(
         name=tenant.name,
         address=tenant.address,

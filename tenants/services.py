@@ -7,17 +7,28 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tenants import webhooks
-from tenants.models import AuditEvent, StaffMembership, Tenant, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from tenants import hours, webhooks
+from tenants.models import (
+    AuditEvent,
+    BusinessHours,
+    Closure,
+    StaffMembership,
+    Tenant,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tenants.selectors import (
+    business_hours_week,
     staff_role,
     staff_roles_by_tenant,
     webhook_deliveries_stalled,
     webhook_endpoint_ids_subscribed,
 )
+from tenants.spoken import say_date
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +138,114 @@ def practice_update(*, tenant: Tenant, changes: dict[str, Any], actor: Actor) ->
         audit_record(actor=actor, action="change", object_type="tenants.Tenant", object_id=tenant.pk,
                      tenant=tenant, detail={"fields": sorted(changes)})
     return tenant
+
+
+# Opening hours and closures. Nothing keeps a copy of them: every call and availability search reads the
+# rows (tenants.selectors.practice_facts, bookings.selectors.availability_calendar), so a saved change is what
+# the next caller hears and is offered.
+
+
+class HoursInvalid(ValueError):
+    """The week cannot be saved as typed; `problems` names what is wrong, day by day (Monday = 0), in plain words."""
+
+    def __init__(self, problems: dict[int, list[str]]):
+        super().__init__(" ".join(message for weekday in sorted(problems) for message in problems[weekday]))
+        self.problems = problems
+
+
+class ClosureInvalid(ValueError):
+    """The closure cannot be added; the message is for the front desk, `field` ("date" or "reason") is what to fix."""
+
+    def __init__(self, message: str, *, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+class ClosureExists(ClosureInvalid):
+    """The practice is already closed that day."""
+
+
+class ClosureInPast(ClosureInvalid):
+    """The day has gone by: no caller can ask about it or book it, so closing it would change nothing."""
+
+
+def business_hours_replace(*, tenant: Tenant, week: dict[int, list[hours.Slot]], actor: Actor) -> list[int]:
+    """Make `week` the practice's opening hours (weekday, Monday = 0 -> intervals; a day left out is closed).
+
+    Every day is checked before anything is saved: HoursInvalid names each day's problems and nothing changes.
+    Returns the weekdays whose hours changed, recorded before and after in one audit event; none, no event.
+    """
+    actor_role_check(actor=actor, tenant=tenant, roles=WRITE_ROLES, doing="change the practice's hours")
+    if not set(week) <= set(range(7)):
+        raise ValueError(f"Weekdays are 0 (Monday) to 6 (Sunday), not {sorted(set(week) - set(range(7)))}.")
+    problems = hours.week_problems(week)
+    if problems:
+        raise HoursInvalid(problems)
+    after: dict[int, hours.Intervals] = {weekday: sorted(week[weekday]) for weekday in week if week[weekday]}
+    with transaction.atomic():
+        # Two people saving at once save one after the other, each against the hours the other left.
+        Tenant.objects.select_for_update().only("pk").get(pk=tenant.pk)
+        before = business_hours_week(tenant=tenant)
+        changed = [weekday for weekday in range(7) if before.get(weekday, []) != after.get(weekday, [])]
+        if not changed:
+            return []
+        BusinessHours.objects.for_tenant(tenant).filter(weekday__in=changed).delete()
+        BusinessHours.objects.bulk_create(
+            BusinessHours(tenant=tenant, weekday=weekday, opens=opens, closes=closes)
+            for weekday in changed for opens, closes in after.get(weekday, [])
+        )
+        audit_record(actor=actor, action="change", object_type="tenants.BusinessHours", tenant=tenant,
+                     detail={"before": hours.week_for_record(before, changed),
+                             "after": hours.week_for_record(after, changed)})
+    return changed
+
+
+def _closure_record(closure: Closure) -> dict[str, str]:
+    return {"date": closure.date.isoformat(), "reason": closure.reason}
+
+
+def closure_add(*, tenant: Tenant, date: dt.date, reason: str, actor: Actor, today: dt.date | None = None) -> Closure:
+    """Close the practice all day on `date` (practice-local), telling callers `reason`.
+
+    Today is allowed (a snow day); a day gone by is refused with ClosureInPast: the receptionist never offers or
+    talks about past days, so such a closure would change nothing callers hear, only clutter the list.
+    """
+    actor_role_check(actor=actor, tenant=tenant, roles=WRITE_ROLES, doing="close the practice for a day")
+    today = today or timezone.localdate(timezone=tenant.tzinfo)
+    reason = " ".join(reason.split())
+    if date < today:
+        raise ClosureInPast(f"{say_date(date)}, {date.year} has already passed: close today or a day to come.",
+                            field="date")
+    if not reason:
+        raise ClosureInvalid("Give a reason: callers are told why the practice is closed.", field="reason")
+    longest = Closure._meta.get_field("reason").max_length
+    if len(reason) > longest:
+        raise ClosureInvalid(f"Keep the reason to {longest} characters (this one has {len(reason)}): "
+                             f"callers hear it read out.", field="reason")
+    try:
+        with transaction.atomic():
+            closure = Closure.objects.create(tenant=tenant, date=date, reason=reason)
+            audit_record(actor=actor, action="create", object_type="tenants.Closure", object_id=closure.pk,
+                         tenant=tenant, detail={"before": None, "after": _closure_record(closure)})
+    except IntegrityError:
+        existing = Closure.objects.for_tenant(tenant).filter(date=date).first()
+        if existing is None:
+            raise
+        raise ClosureExists(f"{say_date(date)} is already closed: {existing.reason}.", field="date") from None
+    return closure
+
+
+def closure_remove(*, tenant: Tenant, closure_id: int, actor: Actor) -> Closure | None:
+    """Open the practice again on a closure's day; None if the practice has no such closure (already removed)."""
+    actor_role_check(actor=actor, tenant=tenant, roles=WRITE_ROLES, doing="remove closures")
+    with transaction.atomic():
+        closure = Closure.objects.for_tenant(tenant).select_for_update().filter(pk=closure_id).first()
+        if closure is None:
+            return None
+        audit_record(actor=actor, action="delete", object_type="tenants.Closure", object_id=closure.pk,
+                     tenant=tenant, detail={"before": _closure_record(closure), "after": None})
+        closure.delete()
+    return closure
 
 
 # Webhooks to partners (see tenants/webhooks.py for the signature and what is retried). A delivery is a row

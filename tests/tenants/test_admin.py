@@ -113,13 +113,6 @@ def test_user_without_membership_sees_nothing(two_practices, client, django_user
     assert client.get(reverse("admin:bookings_patient_changelist")).status_code == 403
 
 
-def test_practice_page_edits_hours_and_closures_inline(demo, staff_client):
-    client, _ = staff_client(demo)
-    page = client.get(reverse("admin:tenants_tenant_change", args=[demo.pk]))
-    assert page.status_code == 200
-    assert "Business hours" in page.text and "Christmas Day" in page.text
-
-
 def test_audit_trail_is_append_only(two_practices):
     from django.db import connection, transaction
 
