@@ -38,7 +38,6 @@
     draw("dashboard-latency-chart", Chartist.LineChart, data.latency, {
         height: "220px",
         lineSmooth: false,
-        axisY: {low: 0, labelInterpolationFnc: function (value) { return value + " ms"; }},
-        chartPadding: {left: 20},
+        axisY: {low: 0, offset: 50},
     }, " ms");
 })();

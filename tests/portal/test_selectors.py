@@ -160,3 +160,14 @@ def test_dashboard_practices_are_the_users_own_or_all_for_a_superuser(chicago, m
     assert dashboard_practices(user=desk) == [chicago, second]
     assert dashboard_practices(user=nobody) == []
     assert dashboard_practices(user=root) == [chicago, second, third]
+
+
+def test_a_busy_week_costs_the_same_few_queries(chicago, place_call, django_assert_num_queries):
+    for day in range(7):
+        place_call(chicago, dt.datetime(2026, 4, 30, 10, 0, tzinfo=UTC) + dt.timedelta(days=day), replies_ms=(500, 700),
+                   bookings=1, fallbacks=("stt",))
+
+    with django_assert_num_queries(5):
+        figures = dashboard_figures(tenant=chicago, now=NOW)
+
+    assert figures.week.calls == 7 and figures.week.replies_timed == 14
