@@ -40,6 +40,7 @@ def practices(make_practice, place_call):
                patient=patient)
     place_call(ours, now, Call.Outcome.TRANSFERRED, replies_ms=(900,), fallbacks=("tts",))
     place_call(ours, now - dt.timedelta(days=3), Call.Outcome.MESSAGE_TAKEN)
+    place_call(ours, now - dt.timedelta(days=2), "")  # still in progress, or failed
     place_call(ours, now - dt.timedelta(days=10), Call.Outcome.BOOKED)
     place_call(ours, now, Call.Outcome.BOOKED, is_test=True, bookings=1)
     Message.objects.create(tenant=ours, caller_name="Zoe Other", callback_number="+15550001111",
@@ -59,7 +60,7 @@ def test_staff_see_their_practices_figures_and_the_models(practices, staff_clien
 
     assert page.status_code == 200
     assert 'id="dashboard"' in page.text and "Practice ours: today and the last 7 days" in page.text
-    assert (figure(page, "dashboard-calls-today"), figure(page, "dashboard-calls-week")) == ("2", "3")
+    assert (figure(page, "dashboard-calls-today"), figure(page, "dashboard-calls-week")) == ("2", "4")
     assert figure(page, "dashboard-outcome-booked-today") == "1"
     assert figure(page, "dashboard-outcome-transferred-week") == "1"
     assert figure(page, "dashboard-outcome-message-taken-week") == "1"
@@ -80,7 +81,7 @@ def test_the_figures_link_to_the_rows_they_count(practices, staff_client):
     page = client.get(INDEX)
 
     for element_id in ["dashboard-calls-today", "dashboard-calls-week", "dashboard-outcome-transferred-today",
-                       "dashboard-outcome-message-taken-week"]:
+                       "dashboard-outcome-message-taken-week", "dashboard-outcome-none-week"]:
         listing = client.get(link(page, element_id))
         assert listing.status_code == 200, element_id  # a lookup the changelist refused would redirect
         assert str(listing.context["cl"].result_count) == figure(page, element_id), element_id
