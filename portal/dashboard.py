@@ -17,7 +17,7 @@ OUTCOME_LABELS = {**dict(Call.Outcome.choices), Call.Outcome.RESCHEDULED: "Moved
 PROVIDER_LABELS = {"stt": "Speech recognition", "tts": "Voice", "conversation": "Conversation (rules took over)"}
 
 
-def outcome_slug(outcome: str) -> str:
+def _outcome_slug(outcome: str) -> str:
     """The outcome as it appears in ids and classes."""
     return outcome.replace("_", "-") or "none"
 
@@ -84,7 +84,7 @@ def _dashboard(figures: DashboardFigures, practices: list[Tenant]) -> Dashboard:
     ]
     shown = [outcome for outcome in OUTCOMES if outcome or week.outcomes[outcome]]
     outcomes = [
-        _count_figure(f"outcome-{outcome_slug(outcome)}", OUTCOME_LABELS[outcome], tenant, figures,
+        _count_figure(f"outcome-{_outcome_slug(outcome)}", OUTCOME_LABELS[outcome], tenant, figures,
                       lambda period, outcome=outcome: period.outcomes[outcome], outcome__exact=outcome)
         for outcome in shown
     ]
@@ -102,7 +102,7 @@ def _dashboard(figures: DashboardFigures, practices: list[Tenant]) -> Dashboard:
     chart = {
         "labels": labels,
         "outcomes": [
-            {"name": OUTCOME_LABELS[outcome], "className": f"dashboard-outcome-{outcome_slug(outcome)}",
+            {"name": OUTCOME_LABELS[outcome], "className": f"dashboard-outcome-{_outcome_slug(outcome)}",
              "data": [period.outcomes[outcome] for period in figures.per_day]}
             for outcome in charted
         ],
