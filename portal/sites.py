@@ -4,8 +4,10 @@ from functools import partial
 
 from django.contrib import admin
 from django.urls import path
+from django.utils import timezone
 
 from portal import test_call
+from portal.dashboard import practice_dashboard
 
 
 class PracticeAdminSite(admin.AdminSite):
@@ -13,6 +15,12 @@ class PracticeAdminSite(admin.AdminSite):
     site_title = "AI Receptionist"
     index_title = "Your practice"
     site_url = None  # the admin is the whole site: no "View site" link to a page that does not exist
+    # Extends Django's index (a template of the same name could not): the dashboard above the models.
+    index_template = "admin/portal_index.html"
+
+    def index(self, request, extra_context=None):
+        context = {**practice_dashboard(request=request, now=timezone.now()), **(extra_context or {})}
+        return super().index(request, context)
 
     def get_urls(self):
         pages = [

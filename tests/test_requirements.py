@@ -6,7 +6,7 @@ import re
 import sys
 from tests import ROOT
 
-LOCAL = {"receptionist_site", "tenants", "bookings", "calls", "voice", "api", "tests", "benchmarks", "manage"}
+LOCAL = {"receptionist_site", "tenants", "bookings", "calls", "voice", "api", "portal", "tests", "benchmarks", "manage"}
 
 
 # Installed with --no-deps on top of requirements.txt (see the Makefile), so it is part of every install.
