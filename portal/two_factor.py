@@ -102,7 +102,8 @@ def verify_view(site, request):
 
 def _qr_svg(device) -> str:
     # Drawn here, inline, black on white whatever the admin's theme: no image request, no third party.
-    return mark_safe(segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#000", light="#fff", border=4))
+    qr = segno.make(device.config_url, error="m")
+    return mark_safe(qr.svg_inline(scale=4, dark="#000", light="#fff", border=4, title="QR code for your authenticator app"))
 
 
 def _secret_text(device) -> str:
@@ -130,7 +131,7 @@ def setup_view(site, request):
             messages.success(request, "Two-factor sign-in is off. You sign in with your password alone.")
         return HttpResponseRedirect(reverse("admin:two_factor"))
 
-    setting_up = device is None or "new" in request.GET or request.method == "POST"
+    setting_up = (device is None and required) or "new" in request.GET or request.method == "POST"
     pending = two_factor_device_start(user=user) if setting_up else None
     if request.method == "POST":
         form = CodeForm(request.POST)
