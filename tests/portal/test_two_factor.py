@@ -245,3 +245,23 @@ def test_the_staff_client_fixture_signs_owners_in_past_the_code(staff_client, pr
     client, owner = staff_client(practice, role=StaffMembership.Role.OWNER, username="owner")
     assert client.get(CALLS).status_code == 200
     assert TOTPDevice.objects.get(user=owner).confirmed
+
+
+def test_an_operator_removes_a_lost_app_and_never_sees_its_key(client, person, django_user_model, staff_client,
+                                                                   practice):
+    owner = person(StaffMembership.Role.OWNER, "owner")
+    device = device_confirmed(owner)
+    operator = django_user_model.objects.create_superuser(username="operator", password=PASSWORD)
+    client.force_login(operator)
+    change = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert change.status_code == 200 and device.key not in change.text
+    assert client.get(reverse("admin:otp_totp_totpdevice_config", args=[device.pk])).status_code == 403
+    client.post(reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"})
+    assert not TOTPDevice.objects.filter(user=owner).exists()
+
+    client.post(reverse("admin:logout"))
+    sign_in(client, owner)
+    assert client.get("/admin/").url.startswith("/admin/two-factor/?next=")  # a new app on the next sign-in
+
+    other_owner, _ = staff_client(practice, role=StaffMembership.Role.OWNER, username="other-owner")
+    assert other_owner.get(reverse("admin:otp_totp_totpdevice_changelist")).status_code == 403
