@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import path
 from django.utils import timezone
 
-from portal import test_call
+from portal import test_call, two_factor
 from portal.dashboard import practice_dashboard
 
 
@@ -27,4 +27,4 @@ class PracticeAdminSite(admin.AdminSite):
             path("test-call/", self.admin_view(partial(test_call.page, site=self)), name="test_call"),
             path("test-call/start/", self.admin_view(test_call.start), name="test_call_start"),
         ]
-        return pages + super().get_urls()
+        return two_factor.urls(self) + pages + super().get_urls()

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "tenants",
     "bookings",
     "calls",
@@ -80,7 +82,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "tenants.middleware.StaffSessionLifetimeMiddleware",
+    "portal.middleware.TwoFactorMiddleware",
     "tenants.middleware.PracticeTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -187,6 +191,13 @@ STAFF_SESSION_HOURS = env.float("STAFF_SESSION_HOURS", default=8)
 SESSION_COOKIE_AGE = int(env.float("STAFF_SESSION_IDLE_MINUTES", default=30) * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Two-factor sign-in (portal/two_factor.py): owners must use an authenticator app, everyone else may.
+# A wrong code makes the next try wait 1, 2, 4, 8... seconds (django-otp's throttling, per device).
+OTP_TOTP_ISSUER = "AI Receptionist"
+OTP_TOTP_THROTTLE_FACTOR = 1
+# Operators may remove a lost device in the admin, but never read its secret there.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from bookings.models import Appointment, AppointmentType, Patient, Provider
 from tenants.models import StaffMembership, Tenant
+from tests.portal.twofactor import staff_sign_in
 from voice.simulator.twilio_api import FakeTwilioApi
 
 
@@ -73,12 +74,12 @@ def fake_twilio(settings):
 
 @pytest.fixture
 def staff_client(client, django_user_model):
-    """A logged-in staff client for a practice, with the given role."""
+    """A logged-in staff client for a practice, with the given role (owners past the code step: tests.portal.twofactor)."""
 
     def login(tenant, role=StaffMembership.Role.FRONT_DESK, username="desk"):
         user = django_user_model.objects.create_user(username=username, password="pw-for-tests-1", is_staff=True)
         StaffMembership.objects.create(tenant=tenant, user=user, role=role)
-        client.force_login(user)
+        staff_sign_in(client, user)
         return client, user
 
     return login

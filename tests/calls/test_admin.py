@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from calls.models import Call, Message
 from tenants.models import AuditEvent, Tenant
+from tests.portal.twofactor import staff_sign_in
 from tests.voice.management.scenario_runner import subprocess_env
 from tests import ROOT
 
@@ -42,7 +43,7 @@ def test_talk_protocol_and_a_message_staff_can_handle(client, django_user_model)
     message = Message.objects.get(tenant=demo)
     assert (message.caller_name, message.callback_number, message.status) == ("Dan Cole", "+15552220104", "new")
     user = django_user_model.objects.get(username="demo")
-    client.force_login(user)
+    staff_sign_in(client, user)
     listing = client.get(reverse("admin:calls_message_changelist"))
     assert "Please call me about my bill." in listing.text
     client.post(reverse("admin:calls_message_changelist"), {"action": "mark_handled", "_selected_action": [message.pk]})

@@ -13,6 +13,7 @@ from calls.models import Call, Message
 from calls.services import message_create
 from tenants.models import StaffMembership, Tenant
 from tenants.services import Actor, RoleRequired, practice_update
+from tests.portal.twofactor import staff_sign_in
 
 pytestmark = pytest.mark.django_db
 OWNER, DESK, VIEWER = StaffMembership.Role.OWNER, StaffMembership.Role.FRONT_DESK, StaffMembership.Role.VIEWER
@@ -31,7 +32,7 @@ def member(client, django_user_model):
         user = django_user_model.objects.create_user(username=username, password="pw-for-tests-1", is_staff=True)
         for tenant, role in roles.items():
             StaffMembership.objects.create(tenant=tenant, user=user, role=role)
-        client.force_login(user)
+        staff_sign_in(client, user)
         return client
 
     return login

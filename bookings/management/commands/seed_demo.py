@@ -142,3 +142,8 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Staff login: username {username!r}, password {password!r}")
+        # Owners must sign in with a code (tenants.two_factor); the demo shows that too, as a new owner meets it.
+        self.stdout.write(
+            "It is the practice's owner: its first sign-in sets up two-factor sign-in (scan the code shown with an "
+            "authenticator app, or type its key into one); later sign-ins ask for the app's 6-digit code."
+        )

@@ -1,6 +1,7 @@
 """seed_demo: the demo practice, created once however often it runs."""
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -8,6 +9,7 @@ from django.core.management import call_command
 from bookings.models import Appointment, AppointmentType, Patient, Provider
 from tenants.crypto import phone_blind_index
 from tenants.models import BusinessHours, Closure, PhoneNumber, StaffMembership, Tenant
+from tests.portal.twofactor import totp_code_for_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,10 +53,17 @@ def test_seed_demo_creates_the_demo_facts():
     assert (cleaning.end - cleaning.start).total_seconds() == 3600
 
 
-def test_demo_login_works(client):
-    call_command("seed_demo", "--password", "a-demo-password-123", stdout=io.StringIO())
+def test_demo_login_works_and_sets_up_two_factor_on_its_first_sign_in(client):
+    out = io.StringIO()
+    call_command("seed_demo", "--password", "a-demo-password-123", stdout=out)
+    assert "first sign-in sets up two-factor sign-in" in out.getvalue()
     response = client.post("/admin/login/?next=/admin/", {"username": "demo", "password": "a-demo-password-123"})
     assert response.status_code == 302
+    set_up = client.get("/admin/", follow=True)
+    assert set_up.redirect_chain[-1][0].startswith("/admin/two-factor/")
+    key = re.search(r'id="two-factor-secret">([A-Z2-7 ]+)<', set_up.text).group(1)
+    confirmed = client.post(set_up.redirect_chain[-1][0], {"otp_token": totp_code_for_key(key)})
+    assert confirmed.status_code == 302
     assert client.get("/admin/").status_code == 200
 
 

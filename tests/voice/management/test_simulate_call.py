@@ -15,6 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests import ROOT
+from tests.portal.twofactor import totp_code_for_key
 from tests.servers import free_port
 from voice.management.commands import simulate_call
 from voice.simulator.caller import CallResult
@@ -101,6 +102,15 @@ def test_demo_setup_serves_health_and_admin_login_on_embedded_defaults(tmp_path)
             {"csrfmiddlewaretoken": token, "username": "demo", "password": password, "next": "/admin/"}
         ).encode()
         request = urllib.request.Request(f"{base}/admin/login/?next=/admin/", data=data, headers={"Referer": base})
+        # The demo login is the owner: its first sign-in sets up two-factor sign-in, as a new owner's would.
+        set_up = opener.open(request, timeout=5)
+        assert set_up.url.startswith(f"{base}/admin/two-factor/")
+        page = set_up.read().decode()
+        key = re.search(r'id="two-factor-secret">([A-Z2-7 ]+)<', page).group(1)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": token, "otp_token": totp_code_for_key(key), "next": "/admin/"}).encode()
+        request = urllib.request.Request(set_up.url, data=data, headers={"Referer": base})
         admin_page = opener.open(request, timeout=5).read().decode()
         assert "Log out" in admin_page and "Patients" in admin_page
         css = opener.open(f"{base}/static/admin/css/base.css", timeout=5)
