@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install (from Debian packages, when missing) and start the PostgreSQL and Redis
 # servers the test suite runs against, private to this checkout and listening
-# only on 127.0.0.1. Safe to run again: running servers are left as they are.
+# only on 127.0.0.1, and install the Chromium its browser tests drive (tests/browser).
+# Safe to run again: running servers are left as they are.
 # Prints the environment the tests need: DATABASE_URL=... and REDIS_URL=...
 set -euo pipefail
 
@@ -16,7 +17,7 @@ mkdir -p "$state"
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else
         echo "error: '$*' needs root. Run 'make test' as root, or install it yourself:" >&2
-        echo "  sudo apt-get install -y postgresql redis-server" >&2
+        echo "  sudo apt-get install -y postgresql redis-server chromium fonts-liberation" >&2
         exit 1
     fi
 }
@@ -25,6 +26,8 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || tr
 missing=()
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || missing+=(postgresql postgresql-contrib)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# With fonts, or the screenshots the browser tests save for the README show boxes for letters.
+command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing ${missing[*]} from Debian packages..." >&2
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2

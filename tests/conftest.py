@@ -1,4 +1,4 @@
-import datetime
+import datetime as dt
 import os
 
 import pytest
@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from bookings.models import Appointment, AppointmentType, Patient, Provider
+from calls.models import Call, ToolCall, Turn
 from tenants.models import StaffMembership, Tenant
 from tests.portal.twofactor import staff_sign_in
 from voice.simulator.twilio_api import FakeTwilioApi
@@ -43,16 +44,16 @@ def make_practice(db):
             first_name=patient_name[0],
             last_name=patient_name[1],
             phone=phone,
-            date_of_birth=datetime.date(1970, 1, 2),
+            date_of_birth=dt.date(1970, 1, 2),
         )
-        start = datetime.datetime(2026, 12, 7, 15, 0, tzinfo=datetime.UTC)
+        start = dt.datetime(2026, 12, 7, 15, 0, tzinfo=dt.UTC)
         appointment = Appointment.objects.create(
             tenant=tenant,
             patient=patient,
             provider=provider,
             appointment_type=kind,
             start=start,
-            end=start + datetime.timedelta(minutes=30),
+            end=start + dt.timedelta(minutes=30),
         )
         return tenant, patient, appointment
 
@@ -138,3 +139,32 @@ def webhook_receiver():
     receiver = WebhookReceiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def place_call():
+    """A call of the practice that started at `at`, with its outcome, its agent replies' times and its bookings.
+
+    Rows are made directly: started_at, Turn.at and ToolCall.at are set on creation, so they are moved after it.
+    """
+
+    def place(tenant, at: dt.datetime, outcome: str = Call.Outcome.ANSWERED, *, channel=Call.Channel.PHONE,
+              is_test: bool = False, replies_ms: tuple = (), bookings: int = 0, refused_bookings: int = 0,
+              fallbacks: tuple[str, ...] = (), fell_back_to_rules: bool = False, **fields) -> Call:
+        call = Call.objects.create(tenant=tenant, channel=channel, outcome=outcome, is_test=is_test,
+                                   status=Call.Status.COMPLETED, fallbacks=list(fallbacks),
+                                   fell_back_to_rules=fell_back_to_rules, **fields)
+        Call.objects.filter(pk=call.pk).update(started_at=at)
+        for index, ms in enumerate(replies_ms):
+            Turn.objects.create(call=call, index=2 * index, speaker=Turn.Speaker.CALLER, text="I'd like a cleaning.",
+                                latency={"first_frame_sent_ms": 5})  # a caller's turn times nothing
+            Turn.objects.create(call=call, index=2 * index + 1, speaker=Turn.Speaker.AGENT, text="Sure.",
+                                latency={"end_of_turn_wait_ms": 600, "first_frame_sent_ms": ms})
+        for index in range(bookings + refused_bookings):
+            ToolCall.objects.create(call=call, index=index, name="book_appointment", ok=index < bookings)
+        Turn.objects.filter(call=call).update(at=at + dt.timedelta(seconds=30))
+        ToolCall.objects.filter(call=call).update(at=at + dt.timedelta(seconds=40))
+        call.refresh_from_db()
+        return call
+
+    return place

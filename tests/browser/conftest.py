@@ -12,6 +12,8 @@ from playwright.sync_api import sync_playwright
 
 from tenants.models import StaffMembership
 from tests import ROOT
+from tenants.two_factor import two_factor_device
+from tests.portal.twofactor import totp_code
 from tests.servers import daphne, free_port
 from voice.phone.audio import SAMPLE_RATE, silence_ulaw, ulaw_to_pcm
 from voice.simulator.twilio_api import FakeTwilioApi
@@ -98,10 +100,15 @@ def staff_member(django_user_model):
 
 
 def sign_in(page, portal_url: str, user, *, next_path: str = "/admin/") -> None:
+    """Through the sign-in page, and its code step for staff with an authenticator app (owners must have one)."""
     page.goto(f"{portal_url}/admin/login/?next={next_path}")
     page.fill("#id_username", user.get_username())
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("#login-form input[type=submit]")
+    if two_factor_device(user=user) is not None:
+        page.wait_for_url("**/admin/two-factor/verify/**")
+        page.fill("#id_otp_token", totp_code(user))
+        page.click("#two-factor-verify-submit")
     page.wait_for_url(f"{portal_url}{next_path}")
 
 
