@@ -14,7 +14,10 @@ FOLLOW_UP_OUTCOMES = ("transferred", "message_taken", "abandoned")
 
 
 def follow_up_reasons(*, outcome: str, fell_back_to_rules: bool, fallbacks: list[str]) -> list[str]:
-    """Why a call needs a look from staff, in words; empty when it does not (see calls.selectors.calls_needing_follow_up)."""
+    """Why a call needs a look from staff, in words; empty when it does not.
+
+    The same calls as calls.selectors.calls_needing_follow_up.
+    """
     reasons = {"transferred": "transferred", "message_taken": "message taken", "abandoned": "caller hung up"}
     found = [reasons[outcome]] if outcome in FOLLOW_UP_OUTCOMES else []
     if fell_back_to_rules or fallbacks:
@@ -125,7 +128,8 @@ def _find_slots(arguments: dict, result: dict) -> str:
         if offers := _slots(result.get("alternatives") or []):
             sentence += f". Offered instead: {offers}"
         return sentence
-    narrowed = "".join([f" on {day}" if day else "", f" in the {arguments['part_of_day']}" if arguments.get("part_of_day") else ""])
+    part = arguments.get("part_of_day")
+    narrowed = (f" on {day}" if day else "") + (f" in the {part}" if part else "")
     sentence = f"Looked up open times for {kind}{narrowed}: "
     if offers := _slots(result.get("slots") or []):
         return sentence + offers
@@ -273,10 +277,9 @@ def latency_strips(latencies: list[dict]) -> list[LatencyStrip | None]:
             strips.append(None)
             continue
         first_frame = latency.get("first_frame_sent_ms")
-        strips.append(LatencyStrip(
-            stages=[Stage(**{**s.__dict__, "width": round(s.ms * 100 / scale, 2)}) for s in stages],
-            first_frame_ms=latency["end_of_turn_wait_ms"] + first_frame if isinstance(first_frame, int | float) else None,
-        ))
+        waited = latency["end_of_turn_wait_ms"] + first_frame if isinstance(first_frame, int | float) else None
+        drawn = [Stage(**{**s.__dict__, "width": round(s.ms * 100 / scale, 2)}) for s in stages]
+        strips.append(LatencyStrip(stages=drawn, first_frame_ms=waited))
     return strips
 
 
