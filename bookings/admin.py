@@ -94,8 +94,16 @@ class PatientAdmin(AuditedAdminMixin, TenantScopedAdmin):
     # Encrypted columns cannot be searched or sorted by the database.
     list_display = ["id", "name", "date_of_birth", "phone", "tenant"]
     list_filter = ["tenant"]
-    fields = ["tenant", "first_name", "last_name", "date_of_birth", "phone", "email", "notes", "texts"]
-    readonly_fields = ["texts"]
+    fields = ["tenant", "first_name", "last_name", "date_of_birth", "phone", "email", "notes", "texts", "calls"]
+    readonly_fields = ["texts", "calls"]
+
+    @admin.display(description="Calls")
+    def calls(self, patient: Patient) -> str:
+        if not patient.pk:
+            return "None yet."
+        # By URL name: bookings does not import calls. The calls' list filters by patient.
+        url = reverse("admin:calls_call_changelist") + f"?patient={patient.pk}"
+        return format_html('<a class="patient-calls" href="{}">This patient\'s calls</a>', url)
 
     @admin.display(description="Texts")
     def texts(self, patient: Patient) -> str:

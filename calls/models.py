@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils import timezone
 
 from tenants.crypto import EncryptedCharField, EncryptedTextField
 from tenants.models import TenantOwned
@@ -67,7 +68,11 @@ class Call(TenantOwned):
         ]
 
     def __str__(self):
-        return f"Call #{self.pk} ({self.get_channel_display()}, {self.started_at:%Y-%m-%d %H:%M})"
+        # In the practice's zone: the time its staff remember the call by.
+        if self.started_at is None:
+            return f"Call ({self.get_channel_display()}, not saved)"
+        started = timezone.localtime(self.started_at, self.tenant.tzinfo)
+        return f"Call #{self.pk} ({self.get_channel_display()}, {started:%Y-%m-%d %H:%M %Z})"
 
 
 class Turn(models.Model):

@@ -8,6 +8,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import GreaterThan
 
 from calls.models import Call, ToolCall, Turn
+from calls.review import FOLLOW_UP_OUTCOMES
 from tenants.models import Tenant
 
 # The providers every phone call with a media stream uses; the call records which ones fell back.
@@ -22,6 +23,23 @@ class ProviderOutcome(TypedDict):
 def call_by_sid(*, call_sid: str) -> Call | None:
     """The call Twilio knows by this CallSid, with its practice."""
     return Call.objects.select_related("tenant").filter(call_sid=call_sid).first() if call_sid else None
+
+
+def calls_needing_follow_up() -> Q:
+    """Calls someone at the practice should pick up (the same as calls.review.follow_up_reasons says)."""
+    return Q(outcome__in=FOLLOW_UP_OUTCOMES) | Q(fell_back_to_rules=True) | ~Q(fallbacks=[])
+
+
+def calls_started_today(*, tenants: QuerySet[Tenant], now: dt.datetime) -> Q:
+    """Calls started today, each practice's today in its own time zone."""
+    today = Q(pk__in=[])
+    for tenant in tenants:
+        local = now.astimezone(tenant.tzinfo)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        # Aware arithmetic is by the wall clock: a day of a change to or from daylight saving is 23 or 25 hours.
+        next_midnight = midnight + dt.timedelta(days=1)
+        today |= Q(tenant=tenant, started_at__gte=midnight, started_at__lt=next_midnight)
+    return today
 
 
 def call_turns_after(*, call: Call, index: int) -> list[Turn]:

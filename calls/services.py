@@ -62,11 +62,14 @@ def _next_index(model, call: Call) -> int:
     return (model.objects.filter(call=call).aggregate(m=Max("index"))["m"] or 0) + 1
 
 
-def turn_record(*, call: Call, speaker: str, text: str, latency: dict | None = None) -> Turn:
-    """Save one completed utterance; a crash later loses nothing said before it."""
+def turn_record(*, call: Call, speaker: str, text: str, latency: dict | None = None, unheard: str = "") -> Turn:
+    """Save one completed utterance; a crash later loses nothing said before it.
+
+    `unheard`: the rest of an agent's reply the caller never heard (they spoke over it, or hung up).
+    """
     with transaction.atomic():
         return Turn.objects.create(
-            call=call, index=_next_index(Turn, call), speaker=speaker, text=text, latency=latency or {}
+            call=call, index=_next_index(Turn, call), speaker=speaker, text=text, latency=latency or {}, unheard=unheard
         )
 
 

@@ -34,20 +34,25 @@ def sid_required(sid: str, name: str) -> str:
     return sid.strip()
 
 
+def twilio_api_url(url: str) -> str:
+    """Where to reach one of Twilio's REST URLs: at TWILIO_API_BASE_URL instead, when that is set."""
+    base = getattr(settings, "TWILIO_API_BASE_URL", "")
+    if base and url.startswith(TWILIO_API):
+        return base.rstrip("/") + url[len(TWILIO_API):]
+    return url
+
+
 class _RedirectingHttpClient(TwilioHttpClient):
-    def __init__(self, base_url: str):
+    def __init__(self):
         super().__init__(timeout=5)
-        self.base_url = base_url.rstrip("/")
 
     def request(self, method, url, *args, **kwargs):
-        if url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
-        return super().request(method, url, *args, **kwargs)
+        return super().request(method, twilio_api_url(url), *args, **kwargs)
 
 
 def twilio_client() -> Client:
-    base = getattr(settings, "TWILIO_API_BASE_URL", "")
-    http_client = _RedirectingHttpClient(base) if base else TwilioHttpClient(timeout=5)
+    redirected = bool(getattr(settings, "TWILIO_API_BASE_URL", ""))
+    http_client = _RedirectingHttpClient() if redirected else TwilioHttpClient(timeout=5)
     return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client)
 
 

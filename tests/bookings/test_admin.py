@@ -100,3 +100,9 @@ def test_the_texts_of_a_booking_show_on_the_patient_and_the_appointment(desk, dj
         assert "Booking confirmation" in page and "Recorded, not sent (no SMS provider)" in page
         assert f"Hi {patient.first_name}, you&#x27;re booked with" in page
         assert "Tuesday, December 15 at 10 AM" in page
+
+
+def test_a_patient_links_to_their_calls(desk):
+    client, _, _, patient, _, _ = desk
+    page = client.get(reverse("admin:bookings_patient_change", args=[patient.pk])).content.decode()
+    assert f'href="{reverse("admin:calls_call_changelist")}?patient={patient.pk}"' in page

@@ -73,12 +73,17 @@ class Conversation:
             await self.record_agent(" ".join(spoken))
         await database_sync_to_async(self._save_state)()
 
-    async def record_agent(self, text: str, latency: dict | None = None, *, interrupted: bool = False) -> None:
-        """Save the agent's turn as the caller heard it; cut off by the caller, the engine forgets the rest too."""
+    async def record_agent(self, text: str, latency: dict | None = None, *, interrupted: bool = False,
+                           unheard: str = "") -> None:
+        """Save the agent's turn as the caller heard it, and apart what they did not hear (staff see both).
+
+        Cut off by the caller, the engine forgets the unheard rest too.
+        """
         if interrupted:
             latency = {**(latency or {}), "interrupted": True}
             self.engine.heard(text)
-        await database_sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.AGENT, text=text, latency=latency)
+        await database_sync_to_async(turn_record)(call=self.call, speaker=Turn.Speaker.AGENT, text=text, latency=latency,
+                                                  unheard=unheard)
 
     def listening_for(self) -> str:
         """What kind of answer the engine expects next, to narrow speech recognition."""

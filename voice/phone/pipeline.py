@@ -3,8 +3,10 @@
 The caller's turns go to the conversation as they end; its sentences are
 spoken as they come, and its transfer or hang-up waits until they have been
 heard. The caller speaking (or pressing a key) over the agent interrupts the
-reply, and the agent's turn records only what the marks say was heard. The
-websocket consumer only translates Twilio's JSON to and from a PhoneCall.
+reply, and the agent's turn records only what the marks say was heard, with
+the rest of the reply kept apart as unheard. Each agent turn also records
+which providers served it. The websocket consumer only translates Twilio's
+JSON to and from a PhoneCall.
 """
 
 import asyncio
@@ -142,7 +144,7 @@ class PhoneCall:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reply
         if (heard := self.player.take_heard()) or self._spoken:
-            await self.conversation.record_agent(" ".join(heard), self._latency())
+            await self.conversation.record_agent(" ".join(heard), self._latency(), unheard=self._unheard(heard))
         await self.stt.close()
         await self.conversation.finish()
 
@@ -164,7 +166,9 @@ class PhoneCall:
             self._reply.cancel()
         if self.player.busy:
             await self.player.clear()
-            await self.conversation.record_agent(" ".join(self.player.take_heard()), self._latency(), interrupted=True)
+            heard = self.player.take_heard()
+            await self.conversation.record_agent(" ".join(heard), self._latency(), interrupted=True,
+                                                 unheard=self._unheard(heard))
             self._spoken = []
             self._after_playback = None
 
@@ -217,5 +221,21 @@ class PhoneCall:
         else:
             self.idle.start()
 
+    def _unheard(self, heard: list[str]) -> str:
+        """The reply's sentences after those heard: marks come back in order, so the heard ones come first."""
+        return " ".join(self._spoken[len(heard):])
+
     def _latency(self) -> dict:
-        return self._timing.as_dict() if self._timing else {}
+        """The turn's timing, and the providers serving the call as it ends (after any switch to a fallback).
+
+        The recogniser only when the turn answers the caller's words: a greeting or a reprompt heard nothing.
+        """
+        engine = self.conversation.engine
+        stages = {"engine": (engine.serving, engine.fell_back), "tts": (self.speaker.tts.name, self.speaker.tts.switched)}
+        if self._timing:
+            stages = {"stt": (self.stt.name, self.stt.switched), **stages}
+        latency = {**(self._timing.as_dict() if self._timing else {}),
+                   "providers": {stage: name for stage, (name, _) in stages.items()}}
+        if fallbacks := [stage for stage, (_, switched) in stages.items() if switched]:
+            latency["fallbacks"] = fallbacks
+        return latency

@@ -1,5 +1,5 @@
 """Twilio's REST API, as much of it as the server uses: updating a live call's status (hang up) or TwiML
-(transfer), sending texts, and deleting a recording (the retention purge).
+(transfer), sending texts, and fetching (staff's player) or deleting (the retention purge) a recording.
 
 Twilio cannot be reached from these machines. The simulator and the tests run
 this on 127.0.0.1 and point the server's TWILIO_API_BASE_URL at it, so the
@@ -7,6 +7,7 @@ server's own Twilio SDK code path is exercised.
 """
 
 import asyncio
+import base64
 import json
 import re
 import threading
@@ -16,10 +17,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 NOT_FOUND = {"code": 20404, "message": "The requested resource was not found", "status": 404}
+# One MPEG-1 Layer III frame (32 kHz, 32 kbit/s, mono: 144 bytes, 36 ms) of silence: its header, then zeros.
+MP3_SILENT_FRAME = bytes([0xFF, 0xFB, 0x18, 0xC4]) + bytes(140)
+
+
+def silent_mp3(seconds: float = 1.0) -> bytes:
+    """A real MP3 a browser plays: `seconds` of silence."""
+    return MP3_SILENT_FRAME * max(1, round(seconds / 0.036))
 
 
 class FakeTwilioApi:
-    """Twilio's REST Calls (update status or TwiML), Messages (send a text) and Recordings (delete) resources."""
+    """Twilio's REST Calls (update status or TwiML), Messages (send a text) and Recordings (media, delete) resources."""
 
     def __init__(self, port: int):
         self.calls: dict[str, dict] = {}
@@ -32,6 +40,8 @@ class FakeTwilioApi:
         self.recordings: set[str] = set()  # the RecordingSids Twilio holds audio for
         self.recordings_deleted: list[str] = []  # in the order their DELETE came
         self.recordings_failing: set[str] = set()  # answered with a 500, as in an outage, and kept
+        self.recording_media: dict[str, bytes] = {}  # RecordingSid -> its MP3, for those `recordings` holds
+        self.media_requests: list[dict[str, str]] = []  # the headers of each GET of a recording's media
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,6 +95,32 @@ class FakeTwilioApi:
                 status = update.get("Status", "in-progress")
                 self.reply(200, {"sid": sid, "account_sid": match.group(1), "status": status})
 
+            def do_GET(self):
+                match = re.match(r"^/2010-04-01/Accounts/([^/]+)/Recordings/([^/.]+)\.mp3$", self.path)
+                if not match:
+                    self.reply(404)
+                    return
+                api.media_requests.append(dict(self.headers.items()))
+                if not api.authorized(match.group(1), self.headers.get("Authorization", "")):
+                    self.reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                    return
+                if match.group(2) not in api.recordings or match.group(2) not in api.recording_media:
+                    self.reply(404, NOT_FOUND)
+                    return
+                audio = api.recording_media[match.group(2)]
+                first, last, status = 0, len(audio) - 1, 200
+                if byte_range := re.match(r"^bytes=(\d+)-(\d*)$", self.headers.get("Range", "")):
+                    first, status = int(byte_range.group(1)), 206
+                    last = min(int(byte_range.group(2) or last), last)
+                self.send_response(status)
+                self.send_header("content-type", "audio/mpeg")
+                self.send_header("accept-ranges", "bytes")
+                self.send_header("content-length", str(last - first + 1))
+                if status == 206:
+                    self.send_header("content-range", f"bytes {first}-{last}/{len(audio)}")
+                self.end_headers()
+                self.wfile.write(audio[first:last + 1])
+
             def do_DELETE(self):
                 match = re.match(r"^/2010-04-01/Accounts/[^/]+/Recordings/([^/]+)\.json$", self.path)
                 if not match:
@@ -105,6 +141,22 @@ class FakeTwilioApi:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    @staticmethod
+    def authorized(account_sid: str, authorization: str) -> bool:
+        """HTTP basic auth with the account's SID as user name, as Twilio asks for media (any token will do here)."""
+        scheme, _, encoded = authorization.partition(" ")
+        try:
+            user = base64.b64decode(encoded).decode().partition(":")[0]
+        except ValueError:
+            return False
+        return scheme == "Basic" and user == account_sid
+
+    def recording_hold(self, recording_sid: str, *, account_sid: str, audio: bytes | None = None) -> str:
+        """Twilio holds a recording with this audio (a second of silence by default); its URL, as Twilio gives it."""
+        self.recordings.add(recording_sid)
+        self.recording_media[recording_sid] = silent_mp3() if audio is None else audio
+        return f"https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}"
 
     def expect(self, call_sid: str) -> asyncio.Event:
         self.loop = asyncio.get_running_loop()

@@ -31,6 +31,8 @@ class ScriptedSTT(SpeechToText):
     `ended_by` to play the provider's own endpointing ending the utterance.
     """
 
+    name = "scripted"
+
     def __init__(self, *transcripts: str, partial: str | None = None):
         self.transcripts = list(transcripts)
         self.partial = partial
@@ -64,6 +66,8 @@ class ScriptedSTT(SpeechToText):
 class ToneTTS(TextToSpeech):
     """Three 20 ms frames a sentence, in two pieces; a sentence with "garbled" in it fails after the first."""
 
+    name = "tone"
+
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         yield bytes(2 * FRAME_BYTES)
         if "garbled" in text:
@@ -84,8 +88,10 @@ class ScriptedConversation:
         self.hold.set()
         self.events: list[Event] = []
         self.agent_turns: list[tuple[str, dict, bool]] = []  # text, latency, interrupted
+        self.unheard: list[str] = []  # of each agent turn, what the caller did not hear of it
         self.finished = False
         self.call = SimpleNamespace(pk=1)
+        self.engine = SimpleNamespace(serving="scripted", fell_back=False)
 
     async def handle(self, event: Event, *, record_agent: bool = True) -> AsyncIterator[Output]:
         self.events.append(event)
@@ -93,8 +99,10 @@ class ScriptedConversation:
         for output in self.script(event):
             yield output
 
-    async def record_agent(self, text: str, latency: dict | None = None, *, interrupted: bool = False) -> None:
+    async def record_agent(self, text: str, latency: dict | None = None, *, interrupted: bool = False,
+                           unheard: str = "") -> None:
         self.agent_turns.append((text, latency, interrupted))
+        self.unheard.append(unheard)
 
     def listening_for(self) -> str:
         return self.expecting

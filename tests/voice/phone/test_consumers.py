@@ -119,11 +119,12 @@ async def test_a_whole_call_greets_answers_hangs_up_and_is_recorded(call, twilio
     assert [s for s, _, _ in turns] == ["agent", "caller", "agent"]
     assert "bye" in turns[1][1]  # recognised offline from the synthesized speech
     assert turns[2][1] == "Thank you for calling Bright Smile Dental. Goodbye!"
-    assert set(turns[2][2]) == {"end_of_turn_wait_ms", "turn_ended_by", "final_transcript_ms", "engine_first_sentence_ms", "first_audio_ms", "first_frame_sent_ms"}
+    assert set(turns[2][2]) == {"end_of_turn_wait_ms", "turn_ended_by", "final_transcript_ms", "engine_first_sentence_ms", "first_audio_ms", "first_frame_sent_ms", "providers"}
     assert turns[2][2]["end_of_turn_wait_ms"] == 500
+    assert turns[2][2]["providers"] == {"stt": "pocketsphinx", "engine": "rules", "tts": "espeak"}
 
 
-async def test_barge_in_clears_and_keeps_only_what_was_heard(call, twilio):
+async def test_barge_in_clears_and_keeps_what_was_heard_and_apart_what_was_cut_off(call, twilio):
     c = await open_stream(call)
     await c.send_json_to(start_message(call))
     await until_mark(c)  # the first sentence played and was heard
@@ -134,8 +135,12 @@ async def test_barge_in_clears_and_keeps_only_what_was_heard(call, twilio):
         seen.append((await c.receive_json_from(timeout=10))["event"])
     await c.send_json_to({"event": "stop", "sequenceNumber": "99", "streamSid": STREAM, "stop": {}})
     await close_code(c)
-    turns = await database_sync_to_async(list)(Turn.objects.filter(call=call, speaker="agent").values_list("text", "latency"))
-    assert turns[0] == ("Thank you for calling Bright Smile Dental. This is the virtual receptionist.", {"interrupted": True})
+    turns = await database_sync_to_async(list)(
+        Turn.objects.filter(call=call, speaker="agent").values_list("text", "unheard", "latency"))
+    text, unheard, latency = turns[0]
+    assert text == "Thank you for calling Bright Smile Dental. This is the virtual receptionist."
+    assert unheard == "How can I help you today?"  # the sentence the caller talked over
+    assert latency == {"interrupted": True, "providers": {"engine": "rules", "tts": "espeak"}}
 
 
 async def test_keypad_zero_transfers_through_twilio(call, twilio):
@@ -293,6 +298,8 @@ async def test_a_call_whose_cloud_voice_fails_keeps_talking_in_the_fallback_voic
         await close_code(c)
     record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.fallbacks == ["tts"]
+    latencies = await database_sync_to_async(list)(Turn.objects.filter(call=record, speaker="agent").values_list("latency", flat=True))
+    assert latencies[-1]["providers"]["tts"] == "espeak" and latencies[-1]["fallbacks"] == ["tts"]
 
 
 @pytest.mark.parametrize("fault", ["refused", "dropped mid-turn"])
@@ -317,6 +324,8 @@ async def test_a_call_whose_cloud_recogniser_fails_is_heard_offline_and_says_so(
         await close_code(c)
     record = await database_sync_to_async(Call.objects.get)(pk=call.pk)
     assert record.fallbacks == ["stt"]
+    answer = await database_sync_to_async(lambda: Turn.objects.filter(call=record, speaker="agent").last().latency)()
+    assert answer["providers"]["stt"] == "pocketsphinx" and answer["fallbacks"] == ["stt"]
     turns = await database_sync_to_async(list)(Turn.objects.filter(call=record).values_list("speaker", "text"))
     assert "friday" in turns[1][1]  # heard offline, from the start of the question
     assert "Friday" in turns[2][1] and "Nothing" not in turns[1][1]
@@ -367,7 +376,8 @@ async def test_with_deepgram_and_elevenlabs_a_caller_books_by_phone(call, twilio
     # One connection. Each turn ends at the first of the silence and Deepgram's endpointing; only the silence's
     # need a Finalize.
     ended_by = await database_sync_to_async(lambda: [
-        turn.latency["turn_ended_by"] for turn in Turn.objects.filter(call=record, speaker="agent") if turn.latency])()
+        turn.latency["turn_ended_by"] for turn in Turn.objects.filter(call=record, speaker="agent")
+        if "turn_ended_by" in turn.latency])()
     assert len(ended_by) == len(lines) and set(ended_by) <= {"silence", "speech_final"}
     assert [c.controls.count("Finalize") for c in recogniser.connections] == [ended_by.count("silence")]
     agent = [text for speaker, text in turns if speaker == "agent"]

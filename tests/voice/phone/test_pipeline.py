@@ -10,10 +10,13 @@ from voice.frames import AgentSentence, Audio, CallerText, CallStarted, DtmfDigi
 from voice.frames import SilenceTimeout, TransferCall
 from voice.phone import metrics
 from voice.phone.pipeline import APOLOGY, PhoneCall
+from voice.phone.tts.base import FallbackTTS
 
 HELLO = AgentSentence("Thank you for calling.")
 HELP = AgentSentence("How can I help?")
 SURE = AgentSentence("Sure.")
+# What an agent turn that answers no words of the caller's (a greeting, a reprompt) records: who spoke it.
+UNTIMED = {"providers": {"engine": "scripted", "tts": "tone"}}
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -85,7 +88,7 @@ async def test_the_greeting_is_spoken_sentence_by_sentence_and_recorded_once_hea
     assert [type(frame) for frame in phone.sent] == [Audio, Mark, Audio, Mark]
     assert phone.conversation.agent_turns == []  # not yet heard
     await phone.hear(2)
-    assert phone.conversation.agent_turns == [("Thank you for calling. How can I help?", {}, False)]
+    assert phone.conversation.agent_turns == [("Thank you for calling. How can I help?", UNTIMED, False)]
     assert phone.stt.expectations == ["free"]
 
 
@@ -99,8 +102,9 @@ async def test_the_callers_turn_reaches_the_conversation_and_its_answer_has_a_la
     text, latency, interrupted = phone.conversation.agent_turns[0]
     assert (text, interrupted) == ("Sure.", False)
     assert set(latency) == {"end_of_turn_wait_ms", "turn_ended_by", "final_transcript_ms", "engine_first_sentence_ms",
-                            "first_audio_ms", "first_frame_sent_ms"}
+                            "first_audio_ms", "first_frame_sent_ms", "providers"}
     assert latency["end_of_turn_wait_ms"] == 500 and None not in latency.values()
+    assert latency["providers"] == {"stt": "scripted", "engine": "scripted", "tts": "tone"}
     assert latency["turn_ended_by"] == "silence"
 
 
@@ -172,7 +176,8 @@ async def test_the_caller_speaking_over_the_agent_clears_and_only_what_was_heard
     await phone.call.mark(phone.marks()[0])  # the caller heard the first sentence...
     await phone.caller_says()  # ...and talked over the second
     assert Interrupt() in phone.sent
-    assert phone.conversation.agent_turns == [("Thank you for calling.", {}, True)]
+    assert phone.conversation.agent_turns == [("Thank you for calling.", UNTIMED, True)]
+    assert phone.conversation.unheard == ["How can I help? We are open today."]
     await phone.hear(4)  # the marks cleared away come back too: they were not heard
     assert [turn[0] for turn in phone.conversation.agent_turns] == ["Thank you for calling.", "Sure."]
 
@@ -198,7 +203,8 @@ async def test_the_keypad_interrupts_and_reaches_the_conversation(line):
     await until(lambda: len(phone.marks()) == 2)
     await phone.call.dtmf("0")
     assert phone.sent[-1] == Interrupt()
-    assert phone.conversation.agent_turns == [("", {}, True)]
+    assert phone.conversation.agent_turns == [("", UNTIMED, True)]
+    assert phone.conversation.unheard == ["Thank you for calling. How can I help?"]
     await until(lambda: len(phone.conversation.events) == 2)
     assert phone.conversation.events[1] == DtmfDigits("0")
 
@@ -244,7 +250,7 @@ async def test_an_engine_failure_apologises_and_ends_the_call(line):
     phone = line(broken)
     await phone.call.start()
     await phone.hear(1)
-    assert phone.conversation.agent_turns == [(APOLOGY.text, {}, False)]
+    assert phone.conversation.agent_turns == [(APOLOGY.text, UNTIMED, False)]
     assert phone.telephony.actions == ["hang up"] and errors._value.get() == before + 1
 
 
@@ -253,7 +259,23 @@ async def test_a_sentence_that_fails_to_synthesize_is_cut_short_and_the_reply_go
     await phone.call.start()
     await phone.hear(2)
     assert [type(frame) for frame in phone.sent] == [Mark, Audio, Mark]  # the failed sentence's audio was not whole yet
-    assert phone.conversation.agent_turns == [("A garbled hello. How can I help?", {}, False)]
+    assert phone.conversation.agent_turns == [("A garbled hello. How can I help?", UNTIMED, False)]
+
+
+async def test_a_turn_spoken_after_the_voice_fell_back_names_the_fallback_and_says_it_is_one(line):
+    class Backup(ToneTTS):
+        name = "backup"
+
+    phone = line(replies(CallStarted=[AgentSentence("A garbled hello.")], CallerText=[SURE]), "hello")
+    phone.call.speaker.tts = FallbackTTS(ToneTTS(), Backup())
+    await phone.start()
+    await phone.hear(1)
+    await phone.caller_says()
+    await phone.hear(2)
+    greeting, answer = [latency for _, latency, _ in phone.conversation.agent_turns]
+    assert greeting == {"providers": {"engine": "scripted", "tts": "backup"}, "fallbacks": ["tts"]}
+    assert answer["providers"] == {"stt": "scripted", "engine": "scripted", "tts": "backup"}
+    assert answer["fallbacks"] == ["tts"]
 
 
 async def test_stopping_finishes_the_call_once_and_records_what_was_said_but_not_heard(line):
@@ -264,7 +286,8 @@ async def test_stopping_finishes_the_call_once_and_records_what_was_said_but_not
     await until(lambda: len(phone.marks()) == 1)
     await phone.call.stop()
     await phone.call.stop()
-    assert phone.conversation.agent_turns == [("", {}, False)] and phone.conversation.finished
+    assert phone.conversation.agent_turns == [("", UNTIMED, False)] and phone.conversation.finished
+    assert phone.conversation.unheard == ["Thank you for calling."]
     assert phone.stt.steps == ["close"]
     assert (PhoneCall.in_progress, metrics.ACTIVE_CALLS._value.get()) == before
 

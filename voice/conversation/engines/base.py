@@ -37,6 +37,11 @@ class ConversationEngine:
         """Everything needed to carry on the conversation after a restart."""
         raise NotImplementedError
 
+    @property
+    def serving(self) -> str:
+        """The name of the engine answering now: after a fallback, the fallback's."""
+        return self.name
+
     def listening_for(self) -> str:
         """The kind of answer expected next: "yes_no", "date_time", "dob", "name" or "free"."""
         return "free"
@@ -66,6 +71,10 @@ class FallbackEngine(ConversationEngine):
     @property
     def active(self) -> ConversationEngine:
         return self.fallback if self.fell_back else self.primary
+
+    @property
+    def serving(self) -> str:
+        return self.active.serving
 
     async def respond(self, event: Event) -> AsyncIterator[Output]:
         if not self.fell_back:

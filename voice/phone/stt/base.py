@@ -37,6 +37,13 @@ class SpeechToText:
     # What feed() takes: 16-bit mono PCM at `sample_rate`, or with encoding "mulaw" the phone's own 8 kHz mu-law.
     encoding = "linear16"
     sample_rate = 16000
+    # The recogniser a call fell back to; a plain provider never switches.
+    switched = False
+
+    @property
+    def name(self) -> str:
+        """What a call's review shows as the recogniser that heard a turn; providers give a short name."""
+        return type(self).__name__
 
     def __init__(self, *, vocabulary: Vocabulary):
         """Providers take what they need of the vocabulary here and keep none of it.
@@ -102,6 +109,10 @@ class FallbackSTT(SpeechToText):
     @property
     def switched(self) -> bool:
         return self.current is self.fallback
+
+    @property
+    def name(self) -> str:
+        return self.current.name
 
     def listen_for(self, expectation: str) -> None:
         self.primary.listen_for(expectation)

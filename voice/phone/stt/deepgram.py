@@ -36,6 +36,7 @@ def _environment() -> DeepgramClientEnvironment:
 
 
 class DeepgramSTT(SpeechToText):
+    name = "deepgram"
     encoding = "mulaw"
     sample_rate = 8000
 

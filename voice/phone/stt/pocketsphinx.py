@@ -234,6 +234,7 @@ class Recogniser:
 class PocketsphinxSTT(SpeechToText):
     """Recognition on the event loop itself, in 100 ms pieces (a few ms of work each)."""
 
+    name = "pocketsphinx"
     sample_rate = DECODER_RATE
 
     def __init__(self, *, vocabulary: Vocabulary):

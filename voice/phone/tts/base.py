@@ -18,6 +18,14 @@ logger = logging.getLogger(__name__)
 
 
 class TextToSpeech:
+    # The voice a call fell back to; a plain provider never switches.
+    switched = False
+
+    @property
+    def name(self) -> str:
+        """What a call's review shows as the voice that spoke a turn; providers give a short name."""
+        return type(self).__name__
+
     @classmethod
     def for_call(cls, *, voice: PracticeVoice) -> Self:
         """The provider for one call; a provider with one voice of its own ignores the practice's choice."""
@@ -44,6 +52,10 @@ class FallbackTTS(TextToSpeech):
     def __init__(self, primary: TextToSpeech, fallback: TextToSpeech, *, on_switch: Callable[[], None] = lambda: None):
         self.primary, self.fallback, self.on_switch = primary, fallback, on_switch
         self.switched = False
+
+    @property
+    def name(self) -> str:
+        return (self.fallback if self.switched else self.primary).name
 
     async def synthesize(self, text: str) -> AsyncIterator[bytes]:
         if not self.switched:

@@ -46,6 +46,8 @@ class ElevenLabsStreamError(Exception):
 
 
 class ElevenLabsTTS(TextToSpeech):
+    name = "elevenlabs"
+
     def __init__(self, *, voice: PracticeVoice = PracticeVoice()):
         self.base_url = settings.ELEVENLABS_BASE_URL or DEFAULT_BASE_URL
         self.timeout = settings.ELEVENLABS_TIMEOUT_SECONDS

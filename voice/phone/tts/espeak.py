@@ -79,6 +79,8 @@ def synthesize_ulaw(text: str, *, voice: str = "en-us", words_per_minute: int = 
 
 
 class EspeakTTS(TextToSpeech):
+    name = "espeak"
+
     def __init__(self, *, voice: str = "en-us", words_per_minute: int = 165):
         self.voice = voice
         self.words_per_minute = words_per_minute

@@ -51,6 +51,8 @@ def synthesize_ulaw(text: str) -> bytes:
 
 
 class PiperTTS(TextToSpeech):
+    name = "piper"
+
     def __init__(self):
         voice_load()
 
