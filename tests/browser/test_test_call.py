@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from bookings.models import Appointment
 from calls.models import Call
 from tenants.models import Tenant
-from tests.browser.conftest import launch, microphone_wav, sign_in
+from tests.browser.conftest import launch, microphone_wav, screenshot, sign_in
 
 # Maria Garcia books a cleaning, as in make demo. The pauses leave room for each answer, with margin for a
 # busy machine: the longest ("...could you tell me your date of birth?") takes about 8 s to say.
@@ -47,7 +47,11 @@ def test_a_test_call_from_the_browser_books_an_appointment(playwright, portal_ur
         page.click("#test-call-hangup")
         expect(status).to_have_text("The call has ended.")
         page.click("#test-call-review a")
-        expect(page.locator("#content")).to_contain_text("Booked")
+        expect(page.locator(".call-test-badge")).to_have_text("Test call")
+        expect(page.locator("#call-actions .action-sentence").filter(has_text="Booked a cleaning with Lisa Chen")
+               ).to_have_count(1)
+        expect(page.locator("#call-exchange .latency-strip")).not_to_have_count(0)
+        screenshot(page, "call-review")
     finally:
         browser.close()
     booked = Appointment.objects.get(start=monday_nine, status="booked")
