@@ -8,17 +8,19 @@ Staff send a simplejwt access token; they act for a practice they are a member o
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 
 from api.models import Scope
 from api.services import api_key_actor, api_key_authenticate
 from tenants.models import AuditEvent, StaffMembership, Tenant
-from tenants.services import Actor
+from tenants.services import Actor, client_ip
+from tenants.two_factor import TwoFactorError, two_factor_device, two_factor_required, two_factor_verify
 
 ROLE_SCOPES = {
     StaffMembership.Role.OWNER: frozenset(Scope.values),
@@ -117,3 +119,28 @@ class ClientThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         client = request.auth
         return self.cache_format % {"scope": self.scope, "ident": client.client_id} if client else None
+
+
+class StaffTokenSerializer(TokenObtainPairSerializer):
+    """A staff token for the password, and for staff with an authenticator app (owners must have one) its code
+    too: the API reaches the same patient data as the admin, so it asks for the same proof."""
+
+    code = serializers.CharField(required=False, allow_blank=True, write_only=True,
+                                 help_text="The 6-digit code of the staff member's authenticator app.")
+
+    def validate(self, attrs):
+        tokens = super().validate(attrs)
+        device = two_factor_device(user=self.user)
+        if device is None and two_factor_required(user=self.user):
+            raise exceptions.AuthenticationFailed(
+                "Owners sign in with a code: set up two-factor sign-in in the admin first.")
+        if device is not None:
+            if not attrs.get("code"):
+                raise exceptions.AuthenticationFailed("Send the 6-digit code of your authenticator app as `code`.")
+            try:
+                actor = Actor(type=AuditEvent.ActorType.USER, user=self.user, label=self.user.get_username(),
+                              ip=client_ip(self.context["request"]))
+                two_factor_verify(device=device, token=attrs["code"], actor=actor)
+            except TwoFactorError as error:
+                raise exceptions.AuthenticationFailed(str(error)) from None
+        return tokens

@@ -3,11 +3,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from api import views
+from api.auth import StaffTokenSerializer
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("token/", TokenObtainPairView.as_view(), name="api-token"),
+    path("token/", TokenObtainPairView.as_view(serializer_class=StaffTokenSerializer), name="api-token"),
     path("token/refresh/", TokenRefreshView.as_view(), name="api-token-refresh"),
     path("practice", views.PracticeView.as_view(), name="api-practice"),
     path("availability", views.AvailabilityView.as_view(), name="api-availability"),

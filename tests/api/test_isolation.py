@@ -73,11 +73,14 @@ def test_a_key_without_the_scope_is_refused_and_changes_nothing(demo, demo_rows,
 def test_another_practices_staff_token_finds_nothing_either(demo, demo_rows, make_practice, django_user_model,
                                                             client):
     from tenants.models import StaffMembership
+    from tests.portal.twofactor import device_confirmed, totp_code
 
     other, _patient, _appointment = make_practice("elsewhere")
     user = django_user_model.objects.create_user(username="elsewhere-desk", password="pw-for-tests-1", is_staff=True)
     StaffMembership.objects.create(tenant=other, user=user, role=StaffMembership.Role.OWNER)
-    access = client.post("/api/v1/token/", {"username": "elsewhere-desk", "password": "pw-for-tests-1"}).json()["access"]
+    device_confirmed(user)
+    access = client.post("/api/v1/token/", {"username": "elsewhere-desk", "password": "pw-for-tests-1",
+                                            "code": totp_code(user)}).json()["access"]
     auth = {"HTTP_AUTHORIZATION": f"Bearer {access}"}
     assert client.get(f"/api/v1/appointments/{demo_rows['appointment']}", **auth).status_code == 404
     assert client.get(f"/api/v1/calls/{demo_rows['call']}", **auth).status_code == 404

@@ -145,3 +145,23 @@ def test_a_kept_answer_that_names_a_patient_is_encrypted_at_rest(demo, partner):
     again = partner.post("/api/v1/patients", {"first_name": "Zelda", "last_name": "Quill", "phone": "555 333 0009"},
                          format="json", HTTP_IDEMPOTENCY_KEY="patient-1")
     assert again.json() == created.json() and Patient.objects.filter(tenant=demo).count() == 5
+
+
+def test_an_owners_token_needs_the_code_of_their_authenticator_app(demo, django_user_model, client):
+    from tenants.models import StaffMembership
+    from tests.portal.twofactor import device_confirmed, totp_code
+
+    user = django_user_model.objects.create_user(username="owner", password="pw-for-tests-1", is_staff=True)
+    StaffMembership.objects.create(tenant=demo, user=user, role=StaffMembership.Role.OWNER)
+    credentials = {"username": "owner", "password": "pw-for-tests-1"}
+
+    no_device = client.post("/api/v1/token/", credentials)
+    assert no_device.status_code == 401 and "set up two-factor sign-in" in no_device.json()["error"]["message"]
+    device_confirmed(user)
+    no_code = client.post("/api/v1/token/", credentials)
+    assert no_code.status_code == 401 and "`code`" in no_code.json()["error"]["message"]
+    tokens = client.post("/api/v1/token/", {**credentials, "code": totp_code(user)}).json()
+    assert client.get("/api/v1/practice", HTTP_AUTHORIZATION=f"Bearer {tokens['access']}").status_code == 200
+    wrong = client.post("/api/v1/token/", {**credentials, "code": "000000"})
+    assert wrong.status_code == 401 and "not right" in wrong.json()["error"]["message"]
+    assert AuditEvent.objects.filter(action="two_factor_failed", tenant=demo).exists()
