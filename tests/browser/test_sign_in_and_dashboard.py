@@ -46,6 +46,8 @@ def test_an_owner_signs_in_with_a_code_and_sees_todays_calls(page, portal_url, p
     expect(page.locator("#dashboard-calls-today")).to_have_text("3")
     expect(page.locator("#dashboard-calls-chart")).to_have_attribute("data-drawn", "true")
     expect(page.locator("#dashboard-calls-chart .ct-bar")).not_to_have_count(0)
+    expect(page.locator("#dashboard-shortcuts a")).to_have_text(
+        ["Talk to your receptionist", "Hours and closures", "Calls that need follow-up"])
     screenshot(page, "dashboard")
     page.click("#dashboard-calls-today a")
     expect(page.locator("#result_list tbody tr")).to_have_count(3)
