@@ -1,5 +1,7 @@
 """What goes in and out of the API. Inputs are validated here; every decision is the services'."""
 
+import datetime as dt
+
 from rest_framework import serializers
 
 from bookings.models import Appointment
@@ -7,7 +9,7 @@ from calls.models import Call, Message
 
 
 class PartOfDay(serializers.ChoiceField):
-    WINDOWS = {"morning": (None, "12:00"), "afternoon": ("12:00", "17:00"), "evening": ("17:00", None)}
+    WINDOWS = {"morning": (None, dt.time(12)), "afternoon": (dt.time(12), dt.time(17)), "evening": (dt.time(17), None)}
 
     def __init__(self, **kwargs):
         super().__init__(choices=list(self.WINDOWS), **kwargs)

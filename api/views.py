@@ -142,15 +142,11 @@ class AvailabilityView(ApiView):
         slots = slots_open(
             tenant=self.tenant, appointment_type=kind, now=timezone.now(), start_date=query["start_date"],
             end_date=query["end_date"], provider=provider,
-            after=_time(after), before=_time(before),
+            after=after, before=before,
         )
         tz = self.tenant.tzinfo
         return Response([{"start": slot.start.astimezone(tz), "end": slot.end.astimezone(tz),
                           "provider_id": slot.provider_id} for slot in slots])
-
-
-def _time(hhmm: str | None) -> dt.time | None:
-    return dt.time.fromisoformat(hhmm) if hhmm else None
 
 
 class _MomentField(IsoDateTimeField):
@@ -189,6 +185,11 @@ class ByStart(CursorPagination):
 
 class Newest(CursorPagination):
     ordering = ("-started_at", "-id")
+    page_size = 50
+
+
+class NewestMessages(CursorPagination):
+    ordering = ("-created_at", "-id")
     page_size = 50
 
 
@@ -370,8 +371,7 @@ class CallView(ApiView):
 class MessagesView(ApiView):
     required_scopes = {"GET": Scope.MESSAGES_READ}
     serializer_class = s.MessageOut
-    pagination_class = type("NewestMessages", (CursorPagination,), {"ordering": ("-created_at", "-id"),
-                                                                     "page_size": 50})
+    pagination_class = NewestMessages
     filter_backends = [filters.DjangoFilterBackend]
     filterset_fields = ["status"]
 

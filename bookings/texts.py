@@ -91,8 +91,12 @@ def confirmed_reply(visit: Visit) -> str:
     return f"Thank you, {visit.first_name}: your visit on {_when(visit)} is confirmed. See you then!"
 
 
+def _at(practice_phone: str) -> str:
+    return f" at {practice_phone}" if practice_phone else ""
+
+
 def reschedule_reply(*, practice: str, practice_phone: str) -> str:
-    number = f" at {practice_phone}" if practice_phone else ""
+    number = _at(practice_phone)
     return f"To reschedule, please call {practice}{number}. Our receptionist answers day and night."
 
 
@@ -102,12 +106,12 @@ def help_reply(*, practice: str, practice_phone: str) -> str:
 
 
 def kept_for_staff_reply(*, practice: str, practice_phone: str) -> str:
-    number = f" at {practice_phone}" if practice_phone else ""
+    number = _at(practice_phone)
     return f"Thanks, {practice} has your message. For anything urgent, please call us{number}."
 
 
 def nothing_to_confirm_reply(*, practice: str, practice_phone: str) -> str:
-    number = f" at {practice_phone}" if practice_phone else ""
+    number = _at(practice_phone)
     return f"We couldn't find an upcoming visit to confirm. Please call {practice}{number}."
 
 
