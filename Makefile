@@ -58,13 +58,16 @@ talk: $(VENV)/.runtime
 services:
 	@bash .ci/test-services.sh
 
+# Two workers (pytest-xdist, each with its own test database and Redis database): most of the suite's time is
+# phone calls played in real time, which leave the processor idle.
+TEST_WORKERS ?= 2
 # Room in the pool for the 20-thread booking race plus the test's own connection.
 # Then the tests marked sqlite_too (the retention purge's) again, on SQLite (pytest-django keeps its test
 # database in memory); with PYTEST_ARGS, that selection may hold none of them (pytest's exit status 5).
 test: $(VENV)/.dev
 	@set -e; env_lines=$$(bash .ci/test-services.sh); \
 	export $$env_lines ENVIRONMENT=test DATABASE_POOL_SIZE=40; \
-	$(PY) -m pytest $(PYTEST_ARGS); \
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); \
 	echo "Again on SQLite: the tests marked sqlite_too"; \
 	status=0; DATABASE_URL=sqlite:////tmp/receptionist-test.sqlite3 $(PY) -m pytest -m sqlite_too $(PYTEST_ARGS) || status=$$?; \
 	[ $$status -eq 0 ] || { [ $$status -eq 5 ] && [ -n "$(PYTEST_ARGS)" ]; }

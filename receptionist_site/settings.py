@@ -8,6 +8,7 @@ table of variables.
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
@@ -130,6 +131,12 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# `make test` runs the suite in parallel (pytest-xdist): each worker has a test database of its own, and a Redis
+# database of its own too, so that one worker's Celery worker never takes another's tasks (nor its cache or
+# channel layer). The servers a test starts inherit the worker's name and land in the same one.
+if REDIS_URL and (xdist_worker := env.str("PYTEST_XDIST_WORKER", default="")).startswith("gw"):
+    _redis = urlsplit(REDIS_URL)
+    REDIS_URL = urlunsplit(_redis._replace(path=f"/{int(_redis.path.strip('/') or 0) + 1 + int(xdist_worker[2:])}"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
