@@ -16,7 +16,7 @@ from tenants.admin import AuditedAdminMixin, TenantScopedAdmin, writable_tenant_
 from tenants.masking import mask_phone
 from tenants.models import Tenant
 from tenants.selectors import staff_roles_by_tenant
-from tenants.services import Actor
+from tenants.services import Actor, audit_record
 
 
 class TodayFilter(admin.SimpleListFilter):
@@ -52,7 +52,13 @@ class PatientFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         called = model_admin.get_queryset(request).exclude(patient=None).values("patient")
-        patients = Call._meta.get_field("patient").related_model.objects.filter(pk__in=called)
+        patient_model = Call._meta.get_field("patient").related_model
+        patients = list(patient_model.objects.filter(pk__in=called))
+        # The names on the page are patient data: each practice whose patients are listed has the view in its trail.
+        for tenant_id in sorted({patient.tenant_id for patient in patients}):
+            audit_record(actor=Actor.from_request(request), action="list", object_type=patient_model._meta.label,
+                         tenant=tenant_id, detail={"shown_in": "call list patient filter",
+                                                   "count": sum(p.tenant_id == tenant_id for p in patients)})
         return sorted(((str(p.pk), p.full_name) for p in patients), key=lambda choice: choice[1].casefold())
 
     def queryset(self, request, queryset):
@@ -87,6 +93,11 @@ def _duration(call: Call) -> str:
     if seconds is None:
         return "-"
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _follow_up(call: Call) -> list[str]:
+    return follow_up_reasons(outcome=call.outcome, fell_back_to_rules=call.fell_back_to_rules,
+                             fallbacks=call.fallbacks, is_test=call.is_test)
 
 
 def _caller(call: Call) -> str:
@@ -148,8 +159,7 @@ class CallAdmin(AuditedAdminMixin, TenantScopedAdmin):
 
     @admin.display(description="Follow-up")
     def follow_up(self, call: Call) -> str:
-        reasons = follow_up_reasons(outcome=call.outcome, fell_back_to_rules=call.fell_back_to_rules,
-                                    fallbacks=call.fallbacks)
+        reasons = _follow_up(call)
         if not reasons:
             return ""
         return format_html('<span class="call-badge call-follow-up">Follow up: {}</span>', ", ".join(reasons))
@@ -220,8 +230,7 @@ class CallAdmin(AuditedAdminMixin, TenantScopedAdmin):
             "actions": actions,
             "caller": _caller(call),
             "duration": _duration(call),
-            "follow_up": follow_up_reasons(outcome=call.outcome, fell_back_to_rules=call.fell_back_to_rules,
-                                           fallbacks=call.fallbacks),
+            "follow_up": _follow_up(call),
             "recorded": bool(call.recording_url),
         }
 

@@ -13,11 +13,13 @@ from tenants.spoken import say_article, say_date, say_when
 FOLLOW_UP_OUTCOMES = ("transferred", "message_taken", "abandoned")
 
 
-def follow_up_reasons(*, outcome: str, fell_back_to_rules: bool, fallbacks: list[str]) -> list[str]:
+def follow_up_reasons(*, outcome: str, fell_back_to_rules: bool, fallbacks: list[str], is_test: bool) -> list[str]:
     """Why a call needs a look from staff, in words; empty when it does not.
 
-    The same calls as calls.selectors.calls_needing_follow_up.
+    The same calls as calls.selectors.calls_needing_follow_up. A staff member's test call has nobody to call back.
     """
+    if is_test:
+        return []
     reasons = {"transferred": "transferred", "message_taken": "message taken", "abandoned": "caller hung up"}
     found = [reasons[outcome]] if outcome in FOLLOW_UP_OUTCOMES else []
     if fell_back_to_rules or fallbacks:

@@ -27,7 +27,7 @@ def call_by_sid(*, call_sid: str) -> Call | None:
 
 def calls_needing_follow_up() -> Q:
     """Calls someone at the practice should pick up (the same as calls.review.follow_up_reasons says)."""
-    return Q(outcome__in=FOLLOW_UP_OUTCOMES) | Q(fell_back_to_rules=True) | ~Q(fallbacks=[])
+    return Q(is_test=False) & (Q(outcome__in=FOLLOW_UP_OUTCOMES) | Q(fell_back_to_rules=True) | ~Q(fallbacks=[]))
 
 
 def calls_started_today(*, tenants: QuerySet[Tenant], now: dt.datetime) -> Q:

@@ -138,13 +138,14 @@ def dashboard_figures(*, tenant: Tenant, now: dt.datetime) -> DashboardFigures:
         today=per_day[-1],
         week=week,
         per_day=per_day,
-        messages_waiting=Message.objects.for_tenant(tenant).filter(status=Message.Status.NEW).count(),
+        messages_waiting=Message.objects.for_tenant(tenant).filter(status=Message.Status.NEW)
+        .exclude(call__is_test=True).count(),
     )
 
 
 def dashboard_practices(*, user: AbstractBaseUser) -> list[Tenant]:
     """The practices whose dashboard the user may see, by name: their own; a superuser's, every practice."""
-    practices = Tenant.objects.order_by("name", "pk")
+    practices = Tenant.objects.filter(is_active=True).order_by("name", "pk")
     if user.is_superuser:
         return list(practices)
     return list(practices.filter(pk__in=staff_roles_by_tenant(user=user).keys()))

@@ -242,7 +242,7 @@ def test_staff_filter_the_calls_they_need_and_read_the_columns(reviewed_call, st
     client, _ = staff_client(tenant)
 
     assert listed(client, when="today") == [today.pk]
-    assert set(listed(client, follow_up="yes")) == {today.pk, late_yesterday.pk}
+    assert listed(client, follow_up="yes") == [late_yesterday.pk]  # the test call's fallback asks nobody to call back
     assert listed(client, outcome="booked") == [call.pk]
     assert listed(client, patient=str(call.patient_id)) == [call.pk]
     assert set(listed(client, test="hide")) == {call.pk, late_yesterday.pk}
@@ -252,8 +252,10 @@ def test_staff_filter_the_calls_they_need_and_read_the_columns(reviewed_call, st
     assert "Mon Nov 30, 9:05 AM" in html and "1 min 35 s" in html
     assert "Maria Garcia" in html and "XXX-XXX-4321" in html and "+15557654321" not in html
     assert html.count('class="call-badge call-test-badge">Test call<') == 1
-    assert "Follow up: provider fallback" in html and "Follow up: message taken" in html
-    assert f'?patient={call.patient_id}"' in html  # the patient filter lists her by name
+    assert "Follow up: provider fallback" not in html and "Follow up: message taken" in html
+    assert f'?patient={call.patient_id}"' in html  # the patient filter lists her by name, and the trail says so
+    assert AuditEvent.objects.filter(action="list", object_type="bookings.Patient", tenant=tenant,
+                                     detail__shown_in="call list patient filter").exists()
 
 
 def test_the_patient_filter_lists_only_the_staff_members_own_practices_patients(reviewed_call, staff_client, make_practice):

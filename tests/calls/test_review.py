@@ -81,11 +81,13 @@ def test_stored_json_that_is_not_an_object_reads_as_nothing():
     assert json_object("") == json_object("[1]") == json_object("not json") == {}
 
 
-def test_follow_up_is_asked_for_handovers_hang_ups_and_fallbacks():
-    assert follow_up_reasons(outcome="booked", fell_back_to_rules=False, fallbacks=[]) == []
-    assert follow_up_reasons(outcome="message_taken", fell_back_to_rules=False, fallbacks=["tts"]) == [
+def test_follow_up_is_asked_for_handovers_hang_ups_and_fallbacks_but_not_test_calls():
+    assert follow_up_reasons(outcome="booked", fell_back_to_rules=False, fallbacks=[], is_test=False) == []
+    assert follow_up_reasons(outcome="message_taken", fell_back_to_rules=False, fallbacks=["tts"], is_test=False) == [
         "message taken", "provider fallback"]
-    assert follow_up_reasons(outcome="answered", fell_back_to_rules=True, fallbacks=[]) == ["provider fallback"]
+    assert follow_up_reasons(outcome="answered", fell_back_to_rules=True, fallbacks=[], is_test=False) == [
+        "provider fallback"]
+    assert follow_up_reasons(outcome="abandoned", fell_back_to_rules=True, fallbacks=["tts"], is_test=True) == []
 
 
 TIMED = {"end_of_turn_wait_ms": 500, "turn_ended_by": "silence", "final_transcript_ms": 100.0,

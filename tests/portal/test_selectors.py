@@ -56,16 +56,18 @@ def test_the_day_the_clocks_change_is_23_hours(chicago):
 def test_test_calls_count_nowhere(chicago, place_call):
     today = dt.datetime(2026, 5, 6, 9, 0, tzinfo=UTC)
     place_call(chicago, today, Call.Outcome.BOOKED, replies_ms=(800,), bookings=1, fallbacks=("tts",))
-    place_call(chicago, today, Call.Outcome.BOOKED, is_test=True, replies_ms=(5000, 6000), bookings=2,
-               fallbacks=("stt",), fell_back_to_rules=True)
+    test_call = place_call(chicago, today, Call.Outcome.MESSAGE_TAKEN, is_test=True, replies_ms=(5000, 6000),
+                           bookings=2, fallbacks=("stt",), fell_back_to_rules=True)
+    Message.objects.create(tenant=chicago, call=test_call, about="Testing the message taking.")
 
     figures = dashboard_figures(tenant=chicago, now=NOW)
 
     for period in (figures.today, figures.week):
-        assert period.calls == 1 and period.outcomes["booked"] == 1
+        assert period.calls == 1 and period.outcomes["booked"] == 1 and period.outcomes["message_taken"] == 0
         assert period.appointments_made == 1
         assert (period.latency_p50_ms, period.latency_p95_ms, period.replies_timed) == (800, 800, 1)
         assert period.fallbacks == {"stt": 0, "tts": 1, "conversation": 0}
+    assert figures.messages_waiting == 0
 
 
 def test_every_outcome_is_counted_and_calls_without_one_too(chicago, place_call):
