@@ -1,7 +1,7 @@
 """Staff two-factor sign-in: the 6-digit codes of an authenticator app (TOTP, django-otp) after the password.
 
-Owners must have it: they decide where calls go and how long patient data is kept. Everyone else
-may turn it on. Setting it up, removing it and every refused code go into the audit trail.
+Owners must have it: they decide where calls go and how long patient data is kept; so must operators
+(superusers), who see every practice. Everyone else may turn it on. Setting it up, removing it and every refused code go into the audit trail.
 """
 
 import datetime as dt
@@ -37,8 +37,8 @@ class OwnerMustKeepTwoFactor(TwoFactorError):
 
 
 def two_factor_required(*, user: AbstractBaseUser) -> bool:
-    """Owners of any practice must sign in with a code."""
-    return StaffMembership.objects.filter(user=user, role=StaffMembership.Role.OWNER).exists()
+    """Owners of any practice, and operators (superusers, who see every practice's patients), sign in with a code."""
+    return user.is_superuser or StaffMembership.objects.filter(user=user, role=StaffMembership.Role.OWNER).exists()
 
 
 def two_factor_device(*, user: AbstractBaseUser) -> TOTPDevice | None:

@@ -142,6 +142,13 @@ def webhook_receiver():
 
 
 @pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's superuser client, signed in the way an operator must be: with their app's code."""
+    staff_sign_in(client, admin_user)
+    return client
+
+
+@pytest.fixture
 def place_call():
     """A call of the practice that started at `at`, with its outcome, its agent replies' times and its bookings.
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from bookings.models import Patient
 from calls.models import Call, Message
 from tenants.models import AuditEvent, StaffMembership
+from tests.portal.twofactor import staff_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +124,7 @@ def test_staff_of_several_practices_pick_among_their_own(practices, make_practic
 
 def test_a_superuser_picks_any_practice(practices, client, django_user_model):
     _, theirs = practices
-    client.force_login(django_user_model.objects.create_superuser(username="root", password="pw-for-tests-1"))
+    staff_sign_in(client, django_user_model.objects.create_superuser(username="root", password="pw-for-tests-1"))
 
     page = client.get(INDEX, {"practice": "theirs"})
 

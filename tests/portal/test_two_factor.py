@@ -11,7 +11,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants.models import AuditEvent, StaffMembership
-from tests.portal.twofactor import device_confirmed, totp_code
+from tests.portal.twofactor import device_confirmed, staff_sign_in, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -252,7 +252,7 @@ def test_an_operator_removes_a_lost_app_and_never_sees_its_key(client, person, d
     owner = person(StaffMembership.Role.OWNER, "owner")
     device = device_confirmed(owner)
     operator = django_user_model.objects.create_superuser(username="operator", password=PASSWORD)
-    client.force_login(operator)
+    staff_sign_in(client, operator)
     change = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
     assert change.status_code == 200 and device.key not in change.text
     assert client.get(reverse("admin:otp_totp_totpdevice_config", args=[device.pk])).status_code == 403
@@ -265,3 +265,10 @@ def test_an_operator_removes_a_lost_app_and_never_sees_its_key(client, person, d
 
     other_owner, _ = staff_client(practice, role=StaffMembership.Role.OWNER, username="other-owner")
     assert other_owner.get(reverse("admin:otp_totp_totpdevice_changelist")).status_code == 403
+
+
+def test_an_operator_sees_every_practice_so_must_set_up_an_app_too(client, django_user_model):
+    operator = django_user_model.objects.create_superuser(username="operator", password=PASSWORD)
+    sign_in(client, operator)
+
+    assert client.get(reverse("admin:calls_call_changelist")).url.startswith("/admin/two-factor/?next=")
