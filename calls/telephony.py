@@ -2,9 +2,10 @@
 delete a recording."""
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import requests
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core import signing
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -110,6 +111,13 @@ class RecordingStream:
 
     def __iter__(self) -> Iterator[bytes]:
         return self._response.iter_content(RECORDING_CHUNK_BYTES)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        # Under ASGI (daphne, uvicorn) Django reads a plain iterator whole before sending any of it; read each
+        # piece in a thread instead, so the player starts while the rest is still on its way from Twilio.
+        pieces = iter(self)
+        while (piece := await sync_to_async(next, thread_sensitive=False)(pieces, None)) is not None:
+            yield piece
 
     def close(self) -> None:
         self._response.close()

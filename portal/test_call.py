@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 from calls.services import BrowserCallRefused, browser_call_start
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
-from tenants.selectors import staff_roles_by_tenant
-from tenants.services import WRITE_ROLES, Actor, RoleRequired
+from tenants.admin import writable_tenant_ids
+from tenants.services import Actor, RoleRequired
 
 
 def _practices(request) -> list[Tenant]:
@@ -21,8 +21,7 @@ def _practices(request) -> list[Tenant]:
     practices = Tenant.objects.filter(is_active=True).order_by("name")
     if request.user.is_superuser:
         return list(practices)
-    roles = staff_roles_by_tenant(user=request.user)
-    return list(practices.filter(pk__in=[pk for pk, role in roles.items() if role in WRITE_ROLES]))
+    return list(practices.filter(pk__in=writable_tenant_ids(request)))
 
 
 def page(request, site):

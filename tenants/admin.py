@@ -338,6 +338,10 @@ class TenantAdmin(TenantScopedAdmin):
                     "closure_remove": self._closure_remove}.get(request.POST.get("action", ""))
             if save is None:
                 return HttpResponseBadRequest("Unknown action.")
+            if save == self._hours_save and request.POST.get("hours-whole-week") != "yes":
+                # A day with no fields means "closed": a post cut short must not close the days it lost.
+                return HttpResponseBadRequest("The hours arrived incomplete, so nothing was changed. "
+                                              "Reload the page and save again.")
             refused = save(request, tenant, page)
             if refused is None:
                 return HttpResponseRedirect(request.path)

@@ -74,7 +74,7 @@
       this.socket.onclose = (event) => this.closed(event.code);
     }
 
-    async started() {
+    started() {
       this.send({ event: "connected", protocol: "Call", version: "1.0.0" });
       this.send({
         event: "start",
@@ -88,7 +88,6 @@
           customParameters: { token: this.details.token, callSid: this.details.call_sid },
         },
       });
-      await this.audio.audioWorklet.addModule(root.dataset.workletUrl);
       this.line = new AudioWorkletNode(this.audio, "phone-line");
       this.line.port.onmessage = (event) => this.sendAudio(event.data);
       this.source = this.audio.createMediaStreamSource(this.microphone);
@@ -180,25 +179,39 @@
     review.hidden = true;
     // Created inside the click, so the browser lets it play sound.
     const audio = new AudioContext();
-    let microphone;
+    let microphone = null;
+    const giveUp = (message) => {
+      if (microphone) microphone.getTracks().forEach((track) => track.stop());
+      audio.close();
+      startButton.disabled = false;
+      say(message);
+    };
     try {
       microphone = await navigator.mediaDevices.getUserMedia({
         audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
       });
     } catch (error) {
-      audio.close();
-      startButton.disabled = false;
-      say("This page needs your microphone: allow it in the browser, then start the call again.");
+      giveUp("This page needs your microphone: allow it in the browser, then start the call again.");
+      return;
+    }
+    // Loaded before the call opens: once the stream has started, the microphone must be on the line at once.
+    try {
+      await audio.audioWorklet.addModule(root.dataset.workletUrl);
+    } catch (error) {
+      giveUp("This browser could not prepare the microphone for the call. Reload the page and try again.");
       return;
     }
     say("Calling…");
-    const response = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" });
-    const details = await response.json().catch(() => ({ error: `The call could not start (${response.status}).` }));
+    let response;
+    try {
+      response = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" });
+    } catch (error) {
+      giveUp("The server could not be reached. Check the connection and start the call again.");
+      return;
+    }
+    const details = await response.json().catch(() => ({}));
     if (!response.ok) {
-      microphone.getTracks().forEach((track) => track.stop());
-      audio.close();
-      startButton.disabled = false;
-      say(details.error || `The call could not start (${response.status}).`);
+      giveUp(details.error || `The call could not start (${response.status}).`);
       return;
     }
     call = new Stream(details, audio, microphone);

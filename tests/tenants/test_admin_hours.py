@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tenants.models import AuditEvent, Closure, StaffMembership
+from tenants.models import AuditEvent, BusinessHours, Closure, StaffMembership
 from tenants.selectors import business_hours_week
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,8 @@ def grid_fields(page: str) -> dict[str, str]:
     """The week grid's inputs as the page holds them, as a browser would post them."""
     form = page[page.index('id="hours-form"'):page.index("</form>", page.index('id="hours-form"'))]
     fields = {name: value for name, value in re.findall(r'<input type="time" name="([^"]+)"[^>]* value="([^"]*)"', form)}
-    return {"action": "hours", **fields}
+    hidden = dict(re.findall(r'<input type="hidden" name="(action|hours-whole-week)" value="([^"]*)"', form))
+    return {**hidden, **fields}
 
 
 def local_today(tenant) -> dt.date:
@@ -180,3 +181,13 @@ def test_an_operator_edits_any_practices_hours_and_a_new_practice_gets_its_edito
     assert business_hours_week(tenant=demo)[5] == [(t("09:00"), t("12:00"))]
     add = admin_client.get(reverse("admin:tenants_tenant_add"))
     assert add.status_code == 200 and "edit-hours-link" not in add.text and "hours-tool-link" not in add.text
+
+
+def test_hours_cut_short_in_transit_change_nothing(demo, staff_client):
+    client, _ = staff_client(demo)
+    before = list(BusinessHours.objects.filter(tenant=demo).values_list("weekday", "opens", "closes"))
+
+    response = client.post(hours_url(demo), {"action": "hours", "hours-4-0-opens": "09:00", "hours-4-0-closes": "12:00"})
+
+    assert response.status_code == 400 and "arrived incomplete, so nothing was changed" in response.text
+    assert list(BusinessHours.objects.filter(tenant=demo).values_list("weekday", "opens", "closes")) == before
