@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import path
 from django.utils import timezone
 
-from portal import test_call, two_factor
+from portal import browser_call, two_factor
 from portal.dashboard import practice_dashboard
 
 
@@ -24,7 +24,7 @@ class PracticeAdminSite(admin.AdminSite):
 
     def get_urls(self):
         pages = [
-            path("test-call/", self.admin_view(partial(test_call.page, site=self)), name="test_call"),
-            path("test-call/start/", self.admin_view(test_call.start), name="test_call_start"),
+            path("test-call/", self.admin_view(partial(browser_call.page, site=self)), name="test_call"),
+            path("test-call/start/", self.admin_view(browser_call.start), name="test_call_start"),
         ]
         return two_factor.urls(self) + pages + super().get_urls()

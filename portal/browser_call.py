@@ -12,8 +12,9 @@ from django.views.decorators.http import require_POST
 from calls.services import BrowserCallRefused, browser_call_start
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
-from tenants.admin import writable_tenant_ids
-from tenants.services import Actor, RoleRequired
+# Not tenants.admin's writable_tenant_ids: importing an admin module here, while admin.site is being built, is circular.
+from tenants.selectors import staff_roles_by_tenant
+from tenants.services import WRITE_ROLES, Actor, RoleRequired
 
 
 def _practices(request) -> list[Tenant]:
@@ -21,7 +22,8 @@ def _practices(request) -> list[Tenant]:
     practices = Tenant.objects.filter(is_active=True).order_by("name")
     if request.user.is_superuser:
         return list(practices)
-    return list(practices.filter(pk__in=writable_tenant_ids(request)))
+    roles = staff_roles_by_tenant(user=request.user)
+    return list(practices.filter(pk__in=[pk for pk, role in roles.items() if role in WRITE_ROLES]))
 
 
 def page(request, site):
