@@ -44,7 +44,7 @@ demo: $(VENV)/.runtime
 	echo ""; echo "A simulated caller phones Bright Smile Dental (Twilio's side played locally):"; \
 	$(DEMO_ENV) $(PY) manage.py simulate_call --url http://$(HOST):$(PORT) --twilio-port $(TWILIO_FAKE_PORT) 2>/dev/null || true; \
 	echo ""; \
-	echo "Admin: http://$(HOST):$(PORT)/admin/  (log in with the staff login above; see Calls and Appointments)"; \
+	echo "Admin: http://$(HOST):$(PORT)/admin/  (the staff login above; the dashboard, Calls, and Talk to your receptionist)"; \
 	echo "Health: http://$(HOST):$(PORT)/health/detailed   Server log: .demo-server.log"; \
 	echo "Serving until Ctrl-C."; \
 	wait $$server
