@@ -12,7 +12,6 @@ from django.views.decorators.http import require_POST
 from calls.services import BrowserCallRefused, browser_call_start
 from calls.telephony import stream_token_issue
 from tenants.models import Tenant
-# Not tenants.admin's writable_tenant_ids: importing an admin module here, while admin.site is being built, is circular.
 from tenants.selectors import staff_roles_by_tenant
 from tenants.services import WRITE_ROLES, Actor, RoleRequired
 
@@ -22,6 +21,8 @@ def _practices(request) -> list[Tenant]:
     practices = Tenant.objects.filter(is_active=True).order_by("name")
     if request.user.is_superuser:
         return list(practices)
+    # tenants.admin.writable_tenant_ids reads the same roles; importing an admin module here is circular
+    # (admin.site is built from this module).
     roles = staff_roles_by_tenant(user=request.user)
     return list(practices.filter(pk__in=[pk for pk, role in roles.items() if role in WRITE_ROLES]))
 
