@@ -72,14 +72,23 @@ class PatientFilter(admin.SimpleListFilter):
 class TestCallFilter(admin.SimpleListFilter):
     title = "test calls"
     parameter_name = "test"
+    is_test = "is_test"  # the lookup that says a row is of a staff member's test call
 
     def lookups(self, request, model_admin):
         return [("hide", "Hide test calls"), ("only", "Only test calls")]
 
     def queryset(self, request, queryset):
-        if self.value() in ("hide", "only"):
-            return queryset.filter(is_test=self.value() == "only")
+        if self.value() == "only":
+            return queryset.filter(**{self.is_test: True})
+        if self.value() == "hide":
+            # Not filter(...=False): a message without a call is no test call's.
+            return queryset.exclude(**{self.is_test: True})
         return queryset
+
+
+class MessageTestCallFilter(TestCallFilter):
+    title = "left on test calls"
+    is_test = "call__is_test"
 
 
 def _local(call: Call, moment: dt.datetime | None) -> dt.datetime | None:
@@ -260,7 +269,7 @@ class CallAdmin(AuditedAdminMixin, TenantScopedAdmin):
 @admin.register(Message)
 class MessageAdmin(AuditedAdminMixin, TenantScopedAdmin):
     list_display = ["created_at", "status", "caller_name", "callback_number", "for_whom", "about", "tenant"]
-    list_filter = ["tenant", "status"]
+    list_filter = ["tenant", "status", MessageTestCallFilter]
     fields = ["tenant", "call", "caller_name", "callback_number", "for_whom", "about", "status", "created_at", "handled_at"]
     readonly_fields = ["tenant", "call", "caller_name", "callback_number", "for_whom", "about", "created_at", "handled_at"]
     actions = ["mark_handled"]

@@ -43,7 +43,8 @@ def practices(make_practice, place_call):
     place_call(ours, now - dt.timedelta(days=3), Call.Outcome.MESSAGE_TAKEN)
     place_call(ours, now - dt.timedelta(days=2), "")  # still in progress, or failed
     place_call(ours, now - dt.timedelta(days=10), Call.Outcome.BOOKED)
-    place_call(ours, now, Call.Outcome.BOOKED, is_test=True, bookings=1)
+    tested = place_call(ours, now, Call.Outcome.MESSAGE_TAKEN, is_test=True, bookings=1)
+    Message.objects.create(tenant=ours, call=tested, about="Testing the messages.")
     Message.objects.create(tenant=ours, caller_name="Zoe Other", callback_number="+15550001111",
                            about="Please call about my crown.")
     Message.objects.create(tenant=ours, about="Seen to.", status=Message.Status.HANDLED)
